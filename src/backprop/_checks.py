@@ -1,0 +1,69 @@
+"""Input checks shared by every module: clear errors instead of silent wrong answers.
+
+numpy happily broadcasts a (5, 1) column against a (5,) vector into a (5, 5)
+matrix; every function of this package therefore checks shapes *before* it
+does arithmetic, and names the shapes in the error message.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["as_float_array", "as_column", "check_same_shape"]
+
+
+def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Return ``a`` as a finite, non-empty float32/float64 array, or raise.
+
+    Raises ``TypeError`` for integer, boolean, complex or object data (cast on
+    purpose with ``.astype(float)``) and ``ValueError`` for empty arrays,
+    NaN/inf entries or a wrong number of dimensions.
+    """
+    arr = np.asarray(a)
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must hold real floating-point numbers (float32 or float64), "
+            f"got dtype {arr.dtype}; convert it explicitly, e.g. {name}.astype(float)"
+        )
+    if arr.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def as_column(x, name: str, length: int | None = None) -> np.ndarray:
+    """Return a vector of shape (n,) or (n, 1) as a column of shape (n, 1).
+
+    ``length`` (if given) is the required n; a row (1, n) or any 2-D array that
+    is not a single column raises ``ValueError``.
+    """
+    arr = as_float_array(x, name, ndim=(1, 2))
+    if arr.ndim == 2 and arr.shape[1] != 1:
+        raise ValueError(f"{name} must be a column vector of shape (n, 1) or (n,), got shape {arr.shape}")
+    col = arr.reshape(-1, 1)
+    if length is not None and col.shape[0] != length:
+        raise ValueError(f"{name} has {col.shape[0]} entries but {length} are needed (got shape {arr.shape})")
+    return col
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have exactly the same shape (no broadcasting)."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; they must match exactly "
+            f"(numpy would broadcast them to {_broadcast_shape(a, b)} and give a wrong answer)"
+        )
+
+
+def _broadcast_shape(a: np.ndarray, b: np.ndarray) -> str:
+    try:
+        return str(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        return "an error"

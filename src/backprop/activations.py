@@ -1,0 +1,118 @@
+"""Activation functions s = f(v) and their backward rules.
+
+Columns are examples: ``v`` has shape (m,) , (m, 1) or (m, B). Elementwise
+activations act entry by entry; ``softmax`` acts on each column.
+
+Backward rule (a vector-Jacobian product): given ``g = dE/ds`` (shape of s),
+``vjp(v, s, g)`` returns ``dE/dv`` (shape of v). For an elementwise f this is
+``f'(v) * g`` (a Hadamard product, i.e. Diag(f'(v)) g); for softmax it is
+``s * (g - sum(s * g))`` per column, i.e. (Diag(s) - s s^T) g.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",
+    "identity", "identity_prime", "softmax", "log_softmax", "Activation", "get_activation",
+    "ACTIVATIONS",
+]
+
+
+def sigmoid(v: np.ndarray) -> np.ndarray:
+    """Logistic function 1 / (1 + exp(-v)), without overflow for any |v|.
+
+    Uses exp(-|v|) <= 1 only: s = 1/(1+z) for v >= 0 and z/(1+z) for v < 0.
+    """
+    v = np.asarray(v)
+    z = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(v.dtype, copy=False)
+
+
+def sigmoid_prime(v: np.ndarray) -> np.ndarray:
+    """sigma'(v) = s - s*s with s = sigma(v)."""
+    s = sigmoid(v)
+    return s - s * s
+
+
+def tanh(v: np.ndarray) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return np.tanh(v)
+
+
+def tanh_prime(v: np.ndarray) -> np.ndarray:
+    """tanh'(v) = 1 - tanh(v)^2."""
+    t = np.tanh(v)
+    return 1.0 - t * t
+
+
+def relu(v: np.ndarray) -> np.ndarray:
+    """max(v, 0) entry by entry."""
+    return np.maximum(v, 0)
+
+
+def relu_prime(v: np.ndarray) -> np.ndarray:
+    """1 where v > 0, else 0 (the derivative at 0 is taken as 0)."""
+    v = np.asarray(v)
+    return (v > 0).astype(v.dtype)
+
+
+def identity(v: np.ndarray) -> np.ndarray:
+    """f(v) = v."""
+    return np.asarray(v)
+
+
+def identity_prime(v: np.ndarray) -> np.ndarray:
+    """f'(v) = 1."""
+    return np.ones_like(v)
+
+
+def log_softmax(v: np.ndarray) -> np.ndarray:
+    """log softmax of each column: v - logsumexp(v), stable for large |v|."""
+    v = np.asarray(v)
+    shifted = v - v.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def softmax(v: np.ndarray) -> np.ndarray:
+    """exp(v) / sum(exp(v)) for each column; the max is subtracted first, so no overflow."""
+    v = np.asarray(v)
+    e = np.exp(v - v.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation s = f(v) with its backward rule ``vjp(v, s, g) -> dE/dv``."""
+
+    name: str
+    f: Callable[[np.ndarray], np.ndarray]
+    vjp: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    elementwise: bool = True
+
+
+def _elementwise(name: str, f, f_prime_from_vs) -> Activation:
+    return Activation(name, f, lambda v, s, g: f_prime_from_vs(v, s) * g)
+
+
+def _softmax_vjp(v: np.ndarray, s: np.ndarray, g: np.ndarray) -> np.ndarray:
+    return s * (g - (s * g).sum(axis=0, keepdims=True))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": _elementwise("sigmoid", sigmoid, lambda v, s: s - s * s),
+    "tanh": _elementwise("tanh", tanh, lambda v, s: 1.0 - s * s),
+    "relu": _elementwise("relu", relu, lambda v, s: (v > 0).astype(v.dtype)),
+    "identity": _elementwise("identity", identity, lambda v, s: 1.0),
+    "softmax": Activation("softmax", softmax, _softmax_vjp, elementwise=False),
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name; unknown names raise ``ValueError`` listing the known ones."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]

@@ -1,0 +1,151 @@
+"""A multilayer perceptron whose gradients are the differential rules of the book.
+
+Layer l = 1..L:  v_l = W_l x_{l-1} + b_l,  x_l = f_l(v_l),  with x_0 = X (n0, B), columns examples.
+Backward, with Delta_l = dE/dV_l (shape of V_l):
+    Delta_L = (X_L - Y) / B                     (fused softmax/sigmoid + cross-entropy)
+            = f_L'(V_L) * (X_L - Y) / B          (half squared error, elementwise f_L)
+    dE/dW_l = Delta_l X_{l-1}^T,   dE/db_l = Delta_l 1  (row sums),
+    Delta_{l-1} = f_{l-1}'(V_{l-1}) * (W_l^T Delta_l).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ._checks import as_float_array
+from .activations import get_activation
+from .losses import (LOSSES, check_probability_targets, cross_entropy_from_logits,
+                     half_squared_error, half_squared_error_grad)
+
+__all__ = ["MLP"]
+
+
+class MLP:
+    """Fully connected network ``sizes = [n0, n1, ..., nL]``.
+
+    ``hidden``: activation of layers 1..L-1 (None only when there is no hidden layer);
+    ``output``: activation of layer L; ``loss``: "half_squared_error" or "cross_entropy"
+    (the latter needs output "softmax" or "sigmoid" and is computed from V_L, fused and stable).
+    ``params``: dict ``W1, b1, ..., WL, bL`` with W_l of shape (sizes[l], sizes[l-1]) and b_l of
+    shape (sizes[l], 1) (no b_l when ``bias=False``). Weights start as N(0, c / sizes[l-1]) with
+    c = 2 for relu and 1 otherwise, drawn from ``numpy.random.default_rng(seed)``.
+    """
+
+    def __init__(self, sizes: Sequence[int], hidden: str | None = "sigmoid", output: str = "sigmoid",
+                 loss: str = "half_squared_error", bias: bool = True, seed: int = 0,
+                 dtype=np.float64) -> None:
+        sizes = list(sizes)
+        if len(sizes) < 2 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0 for k in sizes):
+            raise ValueError(f"sizes must list at least two positive integers [n0, ..., nL], got {sizes!r}")
+        if hidden is None and len(sizes) > 2:
+            raise ValueError(f"sizes {sizes} has hidden layers, so hidden= must name an activation")
+        self.hidden = get_activation(hidden) if hidden is not None else None
+        self.output = get_activation(output)
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
+        if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
+            raise ValueError(f"loss='cross_entropy' needs output='softmax' or 'sigmoid', got {output!r}")
+        if loss == "half_squared_error" and not self.output.elementwise:
+            raise ValueError("half_squared_error is implemented for elementwise outputs; use "
+                             "loss='cross_entropy' with a softmax output")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.sizes, self.loss_name, self.bias, self.seed = sizes, loss, bool(bias), seed
+        rng = np.random.default_rng(seed)
+        gain = 2.0 if hidden == "relu" else 1.0
+        self.params: dict[str, np.ndarray] = {}
+        for l in range(1, len(sizes)):
+            scale = np.sqrt(gain / sizes[l - 1]) if l < len(sizes) - 1 else np.sqrt(1.0 / sizes[l - 1])
+            self.params[f"W{l}"] = (scale * rng.standard_normal((sizes[l], sizes[l - 1]))).astype(self.dtype)
+            if self.bias:
+                self.params[f"b{l}"] = np.zeros((sizes[l], 1), dtype=self.dtype)
+
+    @property
+    def L(self) -> int:
+        """Number of layers (weight matrices)."""
+        return len(self.sizes) - 1
+
+    def __repr__(self) -> str:
+        h = self.hidden.name if self.hidden else None
+        return (f"MLP(sizes={self.sizes}, hidden={h!r}, output={self.output.name!r}, "
+                f"loss={self.loss_name!r}, bias={self.bias})")
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
+        if params is None:
+            return self.params
+        if set(params) != set(self.params):
+            raise ValueError(f"params must have keys {sorted(self.params)}, got {sorted(params)}")
+        for k, P in params.items():
+            if np.shape(P) != self.params[k].shape:
+                raise ValueError(f"params[{k!r}] has shape {np.shape(P)}, expected {self.params[k].shape}")
+        return params
+
+    def _X(self, X) -> np.ndarray:
+        X = as_float_array(X, "X", ndim=2)
+        if X.shape[0] != self.sizes[0]:
+            raise ValueError(f"X must have shape ({self.sizes[0]}, B) (columns are examples), got {X.shape}")
+        return X.astype(self.dtype, copy=False)
+
+    def _Y(self, Y, B: int) -> np.ndarray:
+        Y = as_float_array(Y, "Y", ndim=2)
+        if Y.shape != (self.sizes[-1], B):
+            raise ValueError(f"Y must have shape {(self.sizes[-1], B)} like the output, got {Y.shape}")
+        if self.loss_name == "cross_entropy":
+            check_probability_targets(Y, self.output.name)
+        return Y.astype(self.dtype, copy=False)
+
+    # -- forward / backward ----------------------------------------------------------------------
+    def forward(self, X, params: Mapping[str, np.ndarray] | None = None) -> tuple[list, list]:
+        """Return ([X_0, ..., X_L], [V_1, ..., V_L]); X (n0, B)."""
+        p = self._params(params)
+        xs, vs = [self._X(X)], []
+        for l in range(1, self.L + 1):
+            V = p[f"W{l}"] @ xs[-1]
+            if self.bias:
+                V = V + p[f"b{l}"]
+            f = self.output if l == self.L else self.hidden
+            vs.append(V)
+            xs.append(f.f(V))
+        return xs, vs
+
+    def predict(self, X, params: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Network output X_L, shape (nL, B)."""
+        return self.forward(X, params)[0][-1]
+
+    def _loss(self, xs, vs, Y) -> float:
+        if self.loss_name == "cross_entropy":
+            return cross_entropy_from_logits(vs[-1], Y, self.output.name)
+        return half_squared_error(xs[-1], Y)
+
+    def loss(self, X, Y, params: Mapping[str, np.ndarray] | None = None) -> float:
+        """Mean loss E over the batch; X (n0, B), Y (nL, B)."""
+        xs, vs = self.forward(X, params)
+        return self._loss(xs, vs, self._Y(Y, xs[0].shape[1]))
+
+    def loss_and_gradients(self, X, Y, params: Mapping[str, np.ndarray] | None = None
+                           ) -> tuple[float, dict[str, np.ndarray]]:
+        """(E, grads) with grads[k] of the shape of params[k]."""
+        p = self._params(params)
+        xs, vs = self.forward(X, p)
+        B = xs[0].shape[1]
+        Y = self._Y(Y, B)
+        E = self._loss(xs, vs, Y)
+        if self.loss_name == "cross_entropy":
+            Delta = (xs[-1] - Y) / B
+        else:
+            Delta = self.output.vjp(vs[-1], xs[-1], half_squared_error_grad(xs[-1], Y))
+        grads: dict[str, np.ndarray] = {}
+        for l in range(self.L, 0, -1):
+            grads[f"W{l}"] = Delta @ xs[l - 1].T
+            if self.bias:
+                grads[f"b{l}"] = Delta.sum(axis=1, keepdims=True)
+            if l > 1:
+                Delta = self.hidden.vjp(vs[l - 2], xs[l - 1], p[f"W{l}"].T @ Delta)
+        return E, {k: grads[k] for k in self.params}
+
+    def gradients(self, X, Y, params: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """dE/dparams as a dict with the keys and shapes of ``params``."""
+        return self.loss_and_gradients(X, Y, params)[1]

@@ -1,0 +1,117 @@
+"""Bad input gets a clear error, never a silent wrong answer."""
+import warnings
+
+import numpy as np
+import pytest
+
+import backprop
+from backprop import differential, jacobian, subscript
+from backprop.activations import log_softmax, sigmoid, softmax
+from backprop.seed import example
+
+GRADS = [subscript.grad_W, subscript.grad_W_einsum, jacobian.grad_W, jacobian.grad_W_vec,
+         differential.grad_W, differential.grad_W_hadamard]
+
+
+@pytest.mark.parametrize("grad", GRADS)
+def test_broadcasting_trap_column_minus_vector(grad):
+    W, x, y = example()
+    with pytest.raises(ValueError, match=r"\(5,\).*\(5, 1\)"):
+        grad(W, x, y.ravel())            # s is (5, 1), y is (5,): numpy would make (5, 5)
+    with pytest.raises(ValueError, match=r"\(5, 1\).*\(5,\)"):
+        grad(W, x.ravel(), y)            # s is (5,), y is (5, 1)
+
+
+@pytest.mark.parametrize("grad", GRADS)
+@pytest.mark.parametrize("bad", ["x_len", "x_row", "y_len", "W_1d", "W_3d"])
+def test_shape_mismatches_name_the_shapes(grad, bad):
+    W, x, y = example()
+    args = {"x_len": (W, np.ones((3, 1)), y), "x_row": (W, x.T, y), "y_len": (W, x, np.ones((4, 1))),
+            "W_1d": (W.ravel(), x, y), "W_3d": (W[None], x, y)}[bad]
+    with pytest.raises(ValueError, match=r"shape"):
+        grad(*args)
+
+
+@pytest.mark.parametrize("grad", GRADS)
+@pytest.mark.parametrize("which", [0, 1, 2])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs(grad, which, value):
+    args = list(example())
+    args[which] = args[which].copy()
+    args[which].flat[0] = value
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        grad(*args)
+
+
+@pytest.mark.parametrize("grad", GRADS)
+@pytest.mark.parametrize("dtype", [np.int64, bool, object, np.complex128])
+def test_non_float_dtypes(grad, dtype):
+    W, x, y = example()
+    with pytest.raises(TypeError, match="float"):
+        grad(W.astype(dtype), x, y)
+
+
+@pytest.mark.parametrize("grad", GRADS)
+def test_empty_arrays(grad):
+    with pytest.raises(ValueError, match="empty"):
+        grad(np.zeros((0, 4)), np.ones((4, 1)), np.zeros((0, 1)))
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="unknown activation"):
+        backprop.MLP([2, 3], hidden=None, output="sigmoidd")
+    with pytest.raises(ValueError, match="unknown loss"):
+        backprop.MLP([2, 3], hidden=None, loss="mse")
+    with pytest.raises(ValueError, match="cross_entropy"):
+        backprop.MLP([2, 3], hidden=None, output="tanh", loss="cross_entropy")
+    with pytest.raises(ValueError, match="hidden"):
+        backprop.MLP([2, 3, 4], hidden=None)
+    with pytest.raises(ValueError, match="sizes"):
+        backprop.MLP([2])
+
+
+def test_mlp_shape_errors():
+    net = backprop.MLP([3, 4, 2], hidden="tanh", output="softmax", loss="cross_entropy")
+    X = np.ones((3, 5))
+    Y = np.eye(2)[:, [0, 1, 0, 1, 0]]
+    with pytest.raises(ValueError, match=r"\(3, B\)"):
+        net.loss(np.ones((4, 5)), Y)
+    with pytest.raises(ValueError, match=r"X must be 2-D"):
+        net.loss(np.ones(3), Y[:, :1])
+    with pytest.raises(ValueError, match=r"\(2, 5\)"):
+        net.loss(X, Y[:, :4])
+    with pytest.raises(ValueError, match="sum to 1"):
+        net.loss(X, 0.3 * Y)
+    with pytest.raises(TypeError, match="float"):
+        net.loss(X.astype(int), Y)
+    with pytest.raises(ValueError, match="W1"):
+        net.gradients(X, Y, params={**net.params, "W1": np.ones((2, 2))})
+
+
+@pytest.mark.parametrize("big", [1e3, 50.0, 710.0])
+def test_stable_numerics_for_large_inputs(big):
+    v = np.array([[-big], [0.0], [big]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = sigmoid(v)
+        p = softmax(v)
+        lp = log_softmax(v)
+        net = backprop.MLP([1, 3], hidden=None, output="softmax", loss="cross_entropy", bias=False)
+        net.params["W1"][:] = v
+        E = net.loss(np.ones((1, 1)), np.array([[1.0], [0.0], [0.0]]))
+        G = net.gradients(np.ones((1, 1)), np.array([[1.0], [0.0], [0.0]]))
+    assert np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
+    assert s[0, 0] < 1e-20 and s[2, 0] == 1.0
+    np.testing.assert_allclose(p.sum(), 1.0)
+    assert np.all(np.isfinite(lp))
+    assert np.isfinite(E) and E == pytest.approx(2 * big, rel=1e-12)   # -log p_0 = 2*big + log(1 + e^-big + ...)
+    assert all(np.all(np.isfinite(g)) for g in G.values())
+
+
+def test_sigmoid_cross_entropy_is_stable():
+    net = backprop.MLP([1, 2], hidden=None, output="sigmoid", loss="cross_entropy", bias=False)
+    net.params["W1"][:] = [[1e3], [-1e3]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        E = net.loss(np.ones((1, 1)), np.array([[0.0], [1.0]]))
+    assert E == pytest.approx(2e3)
