@@ -6,7 +6,10 @@
 
 Both first create or update the virtual environment .venv/ from pyproject.toml
 (pip install -e ".[book,test,instructor]"); the install is redone only when
-pyproject.toml changes. Other commands:
+pyproject.toml changes. `build` also installs MathJax from the npm registry into node_modules/
+(needs npm) so that the site loads nothing from the network; `test` also needs Debian's
+chromium at /usr/bin/chromium for the browser test (installed with apt-get when run as root).
+Other commands:
 
     python3 dev.py execute book/02_subscripts.ipynb ...   # re-run notebooks from a clean kernel, save outputs
     python3 dev.py setup                                  # only create/update .venv
@@ -26,6 +29,17 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 EXTRAS = "book,test,instructor"
 STAMP = VENV / ".backprop-setup"
+
+
+# MathJax 3 for the site, served from the site itself (no CDN). `npm install --no-save` puts the
+# package in node_modules/ (gitignored); the files a page needs are copied to SITE_ASSETS, a
+# non-_static folder that _config.yml lists in html_static_path, so they land in
+# _build/html/_static/mathjax/ and _config.yml's mathjax_path "mathjax/tex-mml-chtml.js" finds them.
+MATHJAX_VERSION = "3.2.2"
+MATHJAX_PKG = ROOT / "node_modules" / "mathjax"
+SITE_ASSETS = ROOT / "node_modules" / ".site-assets"
+MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml/fonts/woff-v2", "ui", "a11y", "sre"]
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def run(cmd: list, **kw) -> None:
@@ -54,8 +68,44 @@ def env() -> dict:
     return e
 
 
+def apt_install(package: str, binary: str, why: str) -> None:
+    """Install a Debian package with apt-get when `binary` is missing (only as root); else explain."""
+    if shutil.which(binary):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        run(["apt-get", "update"])
+        run(["apt-get", "install", "-y", "--no-install-recommends", package])
+        if shutil.which(binary):
+            return
+    raise SystemExit(f"dev.py: `{binary}` was not found; it is needed {why}.\n"
+                     f"Install it (on Debian/Ubuntu: sudo apt-get install {package}) and run again.")
+
+
+def stage_mathjax() -> None:
+    """Install MathJax (npm registry) and copy the files the pages load into SITE_ASSETS/mathjax."""
+    stamp = SITE_ASSETS / ".mathjax-version"
+    target = SITE_ASSETS / "mathjax"
+    if stamp.exists() and stamp.read_text() == MATHJAX_VERSION and target.is_dir():
+        return
+    pkg_json = MATHJAX_PKG / "package.json"
+    if not (pkg_json.exists() and f'"version": "{MATHJAX_VERSION}"' in pkg_json.read_text()):
+        apt_install("npm", "npm", f"to install MathJax {MATHJAX_VERSION} (the site's offline maths) from the npm registry")
+        run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
+             "--prefix", ROOT, f"mathjax@{MATHJAX_VERSION}"], cwd=ROOT)
+    tmp = SITE_ASSETS / "mathjax.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for part in MATHJAX_PARTS:
+        src, dst = MATHJAX_PKG / "es5" / part, tmp / part
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    stamp.write_text(MATHJAX_VERSION)
+
+
 def build(extra_args: list[str]) -> None:
     """jupyter-book build of the whole site into _build/html; -W: any warning fails the build."""
+    stage_mathjax()
     run([BIN / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going", *extra_args], cwd=ROOT, env=env())
     print(f"site: {ROOT / '_build' / 'html' / 'index.html'}")
 
@@ -67,6 +117,10 @@ def execute(paths: list[str]) -> None:
 
 def test(extra_args: list[str]) -> int:
     """Every test: pytest over tests/ (package, site, browser) and book/ (nbval, strict)."""
+    if not CHROMIUM.exists():
+        apt_install("chromium", "chromium", "by the browser test (tests/test_browser.py)")
+        if not CHROMIUM.exists():
+            raise SystemExit(f"dev.py: the browser test needs Debian's chromium at {CHROMIUM}")
     e = env()
     e.setdefault("BACKPROP_TEST_RUN", f"{os.getpid()}")
     proc = subprocess.run([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", *extra_args],
