@@ -29,7 +29,9 @@ def sigmoid(v: np.ndarray) -> np.ndarray:
     """
     v = np.asarray(v)
     z = np.exp(-np.abs(v))
-    return np.where(v >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(v.dtype, copy=False)
+    s = np.where(v >= 0, 1.0, z)                    # numerators 1 and z (a fresh array) ...
+    np.divide(s, 1.0 + z, out=s)                     # ... over one shared denominator, in place
+    return s.astype(v.dtype, copy=False)
 
 
 def sigmoid_prime(v: np.ndarray) -> np.ndarray:
@@ -74,14 +76,17 @@ def log_softmax(v: np.ndarray) -> np.ndarray:
     """log softmax of each column: v - logsumexp(v), stable for large |v|."""
     v = np.asarray(v)
     shifted = v - v.max(axis=0, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    shifted -= np.log(np.exp(shifted).sum(axis=0, keepdims=True))   # in place: no extra (m, B) array
+    return shifted
 
 
 def softmax(v: np.ndarray) -> np.ndarray:
     """exp(v) / sum(exp(v)) for each column; the max is subtracted first, so no overflow."""
     v = np.asarray(v)
-    e = np.exp(v - v.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    e = v - v.max(axis=0, keepdims=True)
+    np.exp(e, out=e)                                 # in place: same numbers, fewer temporaries
+    e /= e.sum(axis=0, keepdims=True)
+    return e
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,24 @@ class Activation:
     f: Callable[[np.ndarray], np.ndarray]
     vjp: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     elementwise: bool = True
+    #: Optional faster backward rule with the same numbers as ``vjp`` that may overwrite ``g``
+    #: (for callers such as :class:`~backprop.MLP` whose ``g`` is a temporary they own).
+    vjp_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+
+    def vjp_overwrite(self, v: np.ndarray, s: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``vjp(v, s, g)``, allowed to reuse ``g``'s memory (g must be an array the caller owns)."""
+        if self.vjp_inplace is not None and isinstance(g, np.ndarray) and g.dtype == np.result_type(v, s, g):
+            return self.vjp_inplace(v, s, g)
+        return self.vjp(v, s, g)
 
 
-def _elementwise(name: str, f, f_prime_from_vs) -> Activation:
-    return Activation(name, f, lambda v, s, g: f_prime_from_vs(v, s) * g)
+def _elementwise(name: str, f, f_prime_from_vs, inplace=None) -> Activation:
+    return Activation(name, f, lambda v, s, g: f_prime_from_vs(v, s) * g, vjp_inplace=inplace)
+
+
+def _times_into(g: np.ndarray, d) -> np.ndarray:
+    """g <- g * d in place; g * d equals d * g bit for bit (multiplication commutes in IEEE arithmetic)."""
+    return np.multiply(g, d, out=g)
 
 
 def _softmax_vjp(v: np.ndarray, s: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -103,10 +122,14 @@ def _softmax_vjp(v: np.ndarray, s: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": _elementwise("sigmoid", sigmoid, lambda v, s: s - s * s),
-    "tanh": _elementwise("tanh", tanh, lambda v, s: 1.0 - s * s),
-    "relu": _elementwise("relu", relu, lambda v, s: (v > 0).astype(v.dtype)),
-    "identity": _elementwise("identity", identity, lambda v, s: 1.0),
+    "sigmoid": _elementwise("sigmoid", sigmoid, lambda v, s: s - s * s,
+                            lambda v, s, g: _times_into(g, s - s * s)),
+    "tanh": _elementwise("tanh", tanh, lambda v, s: 1.0 - s * s,
+                         lambda v, s, g: _times_into(g, 1.0 - s * s)),
+    "relu": _elementwise("relu", relu, lambda v, s: (v > 0).astype(v.dtype),
+                         lambda v, s, g: _times_into(g, v > 0)),       # g * True = g, g * False = ±0 as before
+    "identity": _elementwise("identity", identity, lambda v, s: 1.0,
+                             lambda v, s, g: g),                        # 1.0 * g is g, bit for bit
     "softmax": Activation("softmax", softmax, _softmax_vjp, elementwise=False),
 }
 
