@@ -19,7 +19,11 @@ def site() -> Path:
 
     Several xdist workers may ask for it; a file lock makes the first one build and the
     others wait and reuse that build (marked with the run id set by `dev.py test`).
+    With BACKPROP_SITE=<folder> set, that already built site is tested instead (no build): e.g.
+    BACKPROP_SITE=/tmp/build-me/_build/html after `jupyter-book build . --path-output /tmp/build-me`.
     """
+    if os.environ.get("BACKPROP_SITE"):
+        return Path(os.environ["BACKPROP_SITE"]).resolve()
     run_id = os.environ.get("BACKPROP_TEST_RUN") or f"pid{os.getppid()}"
     (ROOT / "_build").mkdir(exist_ok=True)
     marker = ROOT / "_build" / f".built-for-test-run-{run_id}"
