@@ -4,7 +4,8 @@ For a scalar function E of an array A, entry (i, j) of the numerical gradient is
 
     (E(A + h e_ij) - E(A - h e_ij)) / (2 h),
 
-whose error is O(h^2) (truncation) plus O(eps_machine / h) (round-off).
+whose error is O(h^2) (truncation) plus O(eps_machine / h) (round-off). The forward
+difference (E(A + h e_ij) - E(A)) / h (``scheme="forward"``) has truncation error O(h) only.
 Agreement is reported as the relative error ||G - N|| / (||G|| + ||N||).
 """
 from __future__ import annotations
@@ -19,19 +20,29 @@ from ._checks import as_float_array
 __all__ = ["numerical_gradient", "relative_error", "GradcheckReport", "gradcheck"]
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], A, h: float = 1e-6) -> np.ndarray:
-    """Central-difference gradient of the scalar ``f`` at ``A``; returns an array of A's shape.
+def numerical_gradient(f: Callable[[np.ndarray], float], A, h: float = 1e-6,
+                       scheme: str = "central") -> np.ndarray:
+    """Finite-difference gradient of the scalar ``f`` at ``A``; returns a float64 array of A's shape.
 
+    ``scheme="central"`` (default): (f(A + h e) - f(A - h e)) / (2h), error O(h^2);
+    ``scheme="forward"``: (f(A + h e) - f(A)) / h, error O(h).
     ``f`` is called with a perturbed *copy* of A; A itself is never modified.
     """
     A = as_float_array(A, "A").copy()
     if not h > 0:
         raise ValueError(f"step h must be positive, got {h}")
+    if scheme not in ("central", "forward"):
+        raise ValueError(f"scheme must be 'central' or 'forward', got {scheme!r}")
     N = np.zeros_like(A, dtype=np.float64)
+    f_0 = float(f(A)) if scheme == "forward" else 0.0
     for idx in np.ndindex(A.shape):
         old = A[idx]
         A[idx] = old + h
         f_plus = float(f(A))
+        if scheme == "forward":
+            A[idx] = old
+            N[idx] = (f_plus - f_0) / h
+            continue
         A[idx] = old - h
         f_minus = float(f(A))
         A[idx] = old

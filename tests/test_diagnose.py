@@ -1,0 +1,183 @@
+"""backprop.diagnose: every mistake kind is named, and a correct gradient never raises an alarm."""
+import numpy as np
+import pytest
+
+import backprop
+from backprop import differential, seed
+from backprop.checking import numerical_gradient
+from backprop.diagnose import Diagnosis, check_gradient, diagnose, seed_mistakes
+
+
+@pytest.fixture
+def net():
+    W, x, y = seed.example()
+    G = differential.grad_W(W, x, y)
+    return W, x, y, G, (lambda A: seed.E(A, x, y))
+
+
+def test_correct_seed_gradient(net):
+    W, x, y, G, f = net
+    d = check_gradient(f, W, G, mistakes=seed_mistakes(W, x, y))
+    assert d.kind == "correct" and d and d.relative_error < 1e-8 and d.factor is None
+    assert isinstance(d, Diagnosis) and "correct" in d.message
+
+
+@pytest.mark.parametrize("kind, make", [
+    ("transposed", lambda G: G.T.copy()),
+    ("wrong_sign", lambda G: -G),
+    ("scaled", lambda G: 2 * G),
+])
+def test_generic_kinds_on_the_seed(net, kind, make):
+    W, x, y, G, f = net
+    d = check_gradient(f, W, make(G), mistakes=seed_mistakes(W, x, y))
+    assert d.kind == kind and not d
+
+
+def test_scaled_names_the_factor_and_cause(net):
+    W, x, y, G, f = net
+    d2 = check_gradient(f, W, 2 * G)
+    assert d2.kind == "scaled" and d2.factor == pytest.approx(2, rel=1e-6) and "1/2" in d2.message
+    dh = diagnose(0.5 * G, G)
+    assert dh.kind == "scaled" and dh.factor == pytest.approx(0.5) and "half" in dh.message
+    d3 = diagnose(3 * G, G)
+    assert d3.kind == "scaled" and d3.factor == pytest.approx(3) and "3 times" in d3.message
+
+
+@pytest.mark.parametrize("key", ["missing_activation_derivative", "sigma_instead_of_sigma_prime",
+                                 "sigma_prime_at_s", "reshape_instead_of_transpose"])
+def test_each_seed_mistake_is_named(net, key):
+    W, x, y, G, f = net
+    M = seed_mistakes(W, x, y)
+    assert M[key].shape == W.shape
+    d = check_gradient(f, W, M[key], mistakes=M)
+    assert d.kind == key and not d and d.relative_error > 1e-3
+    assert "your gradient" in d.message
+
+
+def test_missing_activation_derivative_formula(net):
+    W, x, y, G, f = net
+    fw = seed.forward(W, x, y)
+    np.testing.assert_allclose(seed_mistakes(W, x, y)["missing_activation_derivative"], (fw.s - fw.y) @ fw.x.T)
+    # and it really is wrong: it differs from G by the factor s - s*s row by row
+    assert diagnose(seed_mistakes(W, x, y)["missing_activation_derivative"], G).kind == "wrong"
+
+
+def test_shape_and_non_finite_and_wrong(net):
+    W, x, y, G, f = net
+    d = diagnose(G[:, :3], G)
+    assert d.kind == "shape" and "(5, 3)" in d.message and "(5, 4)" in d.message
+    d = diagnose(G.ravel(), G)
+    assert d.kind == "shape" and "numbers are right" in d.message
+    d = diagnose(-G.T, G)                       # transpose shape, but not the transpose
+    assert d.kind == "shape" and "even transposed" in d.message
+    Gn = G.copy(); Gn[1, 2] = np.nan
+    assert diagnose(Gn, G).kind == "non_finite"
+    Gw = G.copy(); Gw[3, 1] += 1.0
+    d = diagnose(Gw, G)
+    assert d.kind == "wrong" and "(3, 1)" in d.message and f"{d.relative_error:.2e}" in d.message
+    assert diagnose(np.zeros_like(G), G).kind == "wrong"
+
+
+def test_no_false_alarm_on_symmetric_or_zero_gradients():
+    A = np.random.default_rng(1).standard_normal((4, 4))
+    S = A + A.T                                               # a symmetric true gradient
+    assert diagnose(S, S).kind == "correct" and diagnose(S.T, S).kind == "correct"
+    assert diagnose(S + 1e-12, S).kind == "correct"
+    Z = np.zeros((3, 2))
+    assert diagnose(Z, Z).kind == "correct"
+    assert diagnose(np.ones((3, 2)), Z).kind == "wrong"
+    # f = sum(cosh^2 - sinh^2) = 9 is constant: the true gradient is 0, the numerical one is round-off
+    g = lambda M: float(np.sum(np.cosh(M) ** 2 - np.sinh(M) ** 2))
+    W = np.random.default_rng(2).standard_normal((3, 3))
+    N = numerical_gradient(g, W)
+    assert np.any(N != 0)                                      # round-off noise is really there ...
+    assert diagnose(np.zeros_like(W), N).kind == "wrong"        # ... and fools a purely relative test,
+    assert check_gradient(g, W, np.zeros_like(W)).kind == "correct"   # but not check_gradient's atol
+    assert check_gradient(g, W, np.ones_like(W)).kind == "wrong"
+    # a symmetric true gradient from f(M) = 1/2 M : S M with S symmetric is grad = S M
+    h = lambda M: float(0.5 * np.sum(M * (S @ M)))
+    I = np.eye(4)
+    assert check_gradient(h, I, S @ I).kind == "correct"
+    assert check_gradient(h, I, -S).kind == "wrong_sign"
+
+
+def test_a_mistake_equal_to_the_truth_is_never_reported(net):
+    W, x, y, G, f = net
+    assert diagnose(G, G, mistakes={"bogus": G.copy()}).kind == "correct"
+    assert diagnose(G * (1 + 1e-12), G).kind == "correct"
+    assert diagnose(G * (1 + 1e-4), G).kind == "scaled"
+    odd = np.ones((2, 7))
+    assert diagnose(odd, G, mistakes={"odd_shape": odd}).kind == "odd_shape"
+
+
+def test_zero_true_gradient_from_zero_input():
+    W, x, y = seed.example()
+    x0 = np.zeros_like(x)
+    G = differential.grad_W(W, x0, y)
+    assert not np.any(G)
+    d = check_gradient(lambda A: seed.E(A, x0, y), W, G, mistakes=seed_mistakes(W, x0, y))
+    assert d.kind == "correct"
+
+
+def _mlp_mistakes(net, X, Y):
+    """Hand-made wrong gradients of W1 for a 2-layer sigmoid MLP with half squared error."""
+    xs, vs = net.forward(X)
+    B = X.shape[1]
+    W2 = net.params["W2"]
+    Delta2 = (xs[2] - xs[2] ** 2) * (xs[2] - Y) / B
+    no_hidden_deriv = (W2.T @ Delta2) @ xs[0].T                  # sigma' of layer 1 forgotten
+    no_mean = ((xs[1] - xs[1] ** 2) * (W2.T @ Delta2 * B)) @ xs[0].T   # the 1/B forgotten: scaled by B
+    return {"missing_activation_derivative": no_hidden_deriv}, no_mean
+
+
+@pytest.mark.parametrize("sizes, hidden, output, loss", [
+    ([3, 4, 2], "sigmoid", "sigmoid", "half_squared_error"),
+    ([3, 5, 4, 3], "tanh", "softmax", "cross_entropy"),
+])
+def test_mlp_correct_and_mistakes(sizes, hidden, output, loss):
+    rng = np.random.default_rng(0)
+    net = backprop.MLP(sizes, hidden=hidden, output=output, loss=loss, seed=1)
+    B = 6
+    X = rng.standard_normal((sizes[0], B))
+    Y = rng.uniform(size=(sizes[-1], B))
+    if output == "softmax":
+        Y /= Y.sum(axis=0, keepdims=True)
+    grads = net.gradients(X, Y)
+    for k, P in net.params.items():
+        f = lambda A, k=k: net.loss(X, Y, params={**net.params, k: A})
+        assert check_gradient(f, P, grads[k]).kind == "correct", k
+        if P.shape[0] != P.shape[1] and P.shape[1] > 1:
+            assert check_gradient(f, P, grads[k].T).kind == "transposed"
+        assert check_gradient(f, P, -grads[k]).kind == "wrong_sign"
+        d = check_gradient(f, P, B * grads[k])            # forgot to divide by the batch size
+        assert d.kind == "scaled" and d.factor == pytest.approx(B, rel=1e-5)
+
+
+def test_mlp_missing_hidden_derivative_is_named():
+    rng = np.random.default_rng(0)
+    net = backprop.MLP([3, 4, 2], hidden="sigmoid", output="sigmoid", seed=1)
+    X, Y = rng.standard_normal((3, 5)), rng.uniform(size=(2, 5))
+    mistakes, no_mean = _mlp_mistakes(net, X, Y)
+    f = lambda A: net.loss(X, Y, params={**net.params, "W1": A})
+    G1 = net.gradients(X, Y)["W1"]
+    assert check_gradient(f, net.params["W1"], G1, mistakes=mistakes).kind == "correct"
+    d = check_gradient(f, net.params["W1"], mistakes["missing_activation_derivative"], mistakes=mistakes)
+    assert d.kind == "missing_activation_derivative" and "sigma'" in d.message
+    d = check_gradient(f, net.params["W1"], no_mean, mistakes=mistakes)
+    assert d.kind == "scaled" and d.factor == pytest.approx(5, rel=1e-5)
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="float"):
+        diagnose(np.zeros((2, 2), dtype=int), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        diagnose(np.zeros((2, 2)), np.array([[np.nan, 1.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="non-negative"):
+        diagnose(np.ones(2), np.ones(2), tol=-1)
+
+
+def test_float32_gradient_is_accepted():
+    W, x, y = seed.example()
+    G = differential.grad_W(W, x, y)
+    assert diagnose(G.astype(np.float32), G, tol=1e-6).kind == "correct"
+    assert diagnose((2 * G).astype(np.float32), G, tol=1e-6).kind == "scaled"
