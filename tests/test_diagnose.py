@@ -181,3 +181,27 @@ def test_float32_gradient_is_accepted():
     G = differential.grad_W(W, x, y)
     assert diagnose(G.astype(np.float32), G, tol=1e-6).kind == "correct"
     assert diagnose((2 * G).astype(np.float32), G, tol=1e-6).kind == "scaled"
+
+
+def test_float32_check_with_an_honest_tolerance():
+    """In float32 the central difference is good to ~1e-5 at best (h ~ 1e-2): tol 1e-3 is honest."""
+    W, x, y = (a.astype(np.float32) for a in seed.example())
+    f = lambda A: seed.E(A, x, y)
+    G = differential.grad_W(W, x, y)
+    assert check_gradient(f, W, G, h=1e-2, tol=1e-3).kind == "correct"
+    # with the default step h = 1e-6 float32 round-off swamps the differences: no verdict either way
+    assert check_gradient(f, W, G, h=1e-6, tol=1e-3).kind == "inconclusive"
+    assert check_gradient(f, W, 2 * G, h=1e-6, tol=1e-3).kind == "inconclusive"
+    d = check_gradient(f, W, 2 * G, h=1e-2, tol=1e-3)
+    assert d.kind == "scaled" and "1/2" in d.message
+    d = check_gradient(f, W, seed_mistakes(W, x, y)["missing_activation_derivative"], h=1e-2, tol=1e-3,
+                       mistakes=seed_mistakes(W, x, y))
+    assert d.kind == "missing_activation_derivative"
+
+
+@pytest.mark.parametrize("h", [1e-13, 1e-11, 1e-9, 1e-6, 1e-4])
+def test_round_off_never_makes_a_correct_gradient_a_mistake(net, h):
+    W, x, y, G, f = net
+    d = check_gradient(f, W, G, h=h, tol=1e-6, mistakes=seed_mistakes(W, x, y))
+    assert d.kind in ("correct", "inconclusive") if h < 1e-4 else d.kind in ("correct", "inconclusive", "wrong")
+    assert check_gradient(f, W, -G, h=h).kind in ("wrong_sign", "inconclusive")
