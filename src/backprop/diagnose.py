@@ -103,8 +103,9 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
     ``tol``: "equal" means relative error <= tol; ``atol``: G also counts as correct when
     ||G - G_true|| <= atol (useful when G_true is zero up to round-off).
 
-    Kinds, tested in this order (:func:`check_gradient` adds "inconclusive"): "non_finite" (G has NaN/inf); "correct"; "transposed"
-    (G = G_true^T); "wrong_sign" (G = -G_true); "scaled" (G = c G_true, c != 0, 1, ``factor`` = c);
+    Kinds, tested in this order (:func:`check_gradient` adds "inconclusive"): "non_finite"
+    (G has NaN/inf); "correct"; "transposed" (G = G_true^T); "wrong_sign" (G = -G_true);
+    "scaled" (G = c G_true, c != 0, 1, ``factor`` = c);
     a key of ``mistakes``; "shape" (shape differs from G_true's and none of the above);
     "wrong" (anything else; the message gives the relative error and the worst entry).
     """
@@ -116,7 +117,8 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
 
     if not np.all(np.isfinite(G)):
         bad = int(np.size(G) - np.count_nonzero(np.isfinite(G)))
-        return Diagnosis("non_finite", f"your gradient contains {bad} NaN or infinite entr{'y' if bad == 1 else 'ies'}: "
+        entries = "entry" if bad == 1 else "entries"
+        return Diagnosis("non_finite", f"your gradient contains {bad} NaN or infinite {entries}: "
                          "look for an overflow (e.g. exp of a large number), a division by zero or log(0)",
                          float("inf"))
 
@@ -148,16 +150,20 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
                          f"{G_true.shape}.{hint}", err)
 
     err = relative_error(G, G_true)
-    if err <= tol or float(np.linalg.norm(G - G_true)) <= atol:
+    if err <= tol:
         return Diagnosis("correct", f"your gradient is correct (relative error {err:.2e} <= {tol:.0e})", err)
+    if float(np.linalg.norm(G - G_true)) <= atol:
+        return Diagnosis("correct", f"your gradient is correct: it differs from the reference by "
+                         f"{np.linalg.norm(G - G_true):.1e} <= atol = {atol:.1e} (round-off level)", err)
     if G_true.ndim == 2 and _same(G, G_true.T, tol):
         return Diagnosis("transposed", "your gradient is the transpose of the correct one: entry (i, j) holds "
                          "dE/dw_ji; check the order of the outer product (delta x^T, not x delta^T)", err)
     norm_true2 = float(np.sum(G_true * G_true))
     if norm_true2 > 0 and np.any(G != 0):
         if _same(G, -G_true, tol):
-            return Diagnosis("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient descent would climb "
-                             "(look for y - s where s - y belongs, or a minus sign lost in the chain rule)", err)
+            return Diagnosis("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
+                             "descent would climb (look for y - s where s - y belongs, or a minus sign "
+                             "lost in the chain rule)", err)
         c = float(np.sum(G * G_true)) / norm_true2          # the least-squares factor of G ~ c G_true
         if np.isfinite(c) and c != 0 and _same(G, c * G_true, tol):
             return Diagnosis("scaled", _scale_message(c, tol), err, c)
@@ -186,8 +192,7 @@ def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[
     * if ||G|| and ||G_true|| are both below ``noise`` and the noise is small (<= 1e-6 |f(A)|),
       the gradient is zero up to round-off and G is "correct";
     * a failure with ||G - G_true|| <= noise gets kind "inconclusive" (the reference is too noisy
-      to judge: use a larger h, or float64) instead of being reported as a mistake.
-
+      to judge: use a larger h, or float64) instead of being reported as a mistake;
     * when the reference is noisier than ``tol`` (relative), a "wrong" verdict is re-examined: a
       mistake pattern (transposed, sign, scale, ``mistakes``) matched to within 2 noise / ||G_true||
       is named.
@@ -213,7 +218,8 @@ def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[
             d = Diagnosis(d2.kind, d2.message, d.relative_error, d2.factor)
     if d.kind not in ("correct", "non_finite") and comparable and float(np.linalg.norm(G_arr - G_true)) <= noise:
         return Diagnosis("inconclusive", f"cannot judge: at step h = {h:g} round-off makes the numerical gradient "
-                         f"uncertain by up to {noise:.1e} (norm), as much as its distance {np.linalg.norm(G_arr - G_true):.1e} "
+                         f"uncertain by up to {noise:.1e} (norm), as much as its distance "
+                         f"{np.linalg.norm(G_arr - G_true):.1e} "
                          "to your gradient; use a larger h (about eps**(1/3) times the size of A's entries) "
                          "or compute in float64", d.relative_error)
     return d
