@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_float_array
 from .seed import forward, _shape_like_W
 
-__all__ = ["dE_ds", "ds_dv", "dv_dW", "dv_dvecW", "vec", "grad_W", "grad_W_vec"]
+__all__ = ["dE_ds", "ds_dv", "dv_dW", "unfold", "dv_dvecW", "vec", "grad_W", "grad_W_vec",
+           "grad_W_denominator"]
 
 
 def dE_ds(s: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -33,6 +35,20 @@ def dv_dW(x: np.ndarray, m: int) -> np.ndarray:
     for k in range(m):
         T[k, k, :] = x[:, 0]          # only the slice i = k is non-zero
     return T
+
+
+def unfold(T: np.ndarray, order: str = "C") -> np.ndarray:
+    """Flatten the weight axes of a 3-D Jacobian T (p, m, n) into a matrix (p, m*n).
+
+    Row k of the result lists dv_k/dw_ij for every weight. ``order="C"`` puts the weights row by
+    row of W (column i*n + j, good for pictures); ``order="F"`` puts them in vec(W) order (column
+    j*m + i), which turns dv_dW(x, m) into dv_dvecW(x, m).
+    """
+    T = as_float_array(T, "T", ndim=3)
+    if order not in ("C", "F"):
+        raise ValueError(f'order must be "C" (rows of W) or "F" (vec(W), columns of W), got {order!r}')
+    p, m, n = T.shape
+    return T.reshape(p, m * n, order=order) if order == "C" else T.transpose(0, 2, 1).reshape(p, m * n)
 
 
 def vec(A: np.ndarray) -> np.ndarray:
@@ -60,3 +76,18 @@ def grad_W_vec(W, x, y) -> np.ndarray:
     m, n = f.s.shape[0], f.x.shape[0]
     row = dE_ds(f.s, f.y) @ ds_dv(f.s) @ dv_dvecW(f.x, m)  # (1, m*n)
     return _shape_like_W(row.reshape(m, n, order="F"), W)
+
+
+def grad_W_denominator(W, x, y) -> np.ndarray:
+    """The same G in denominator layout: every Jacobian transposed, the chain read right to left.
+
+    dE/ds is the column (m, 1) = s - y, ds/dv is [l, k] = ds_k/dv_l (the transpose of ds_dv; equal
+    here since it is diagonal), dv/dW is [i, j, k] = dv_k/dw_ij, and dE/dv = (ds/dv)(dE/ds) is a column.
+    """
+    f = forward(W, x, y)
+    m = f.s.shape[0]
+    dE_ds_col = f.s - f.y                                   # (m, 1)
+    dE_dv_col = ds_dv(f.s).T @ dE_ds_col                    # (m, 1): the order is reversed
+    T_den = dv_dW(f.x, m).transpose(1, 2, 0)                # (m, n, m): [i, j, k]
+    G = np.tensordot(T_den, dE_dv_col[:, 0], axes=(2, 0))   # sum over k -> (m, n)
+    return _shape_like_W(G, W)

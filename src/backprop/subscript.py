@@ -15,7 +15,7 @@ import numpy as np
 
 from .seed import Forward, forward, _shape_like_W
 
-__all__ = ["dv_dw", "dE_dw", "grad_W", "grad_W_einsum"]
+__all__ = ["dv_dw", "dE_dw", "chain_terms", "grad_W", "grad_W_einsum"]
 
 
 def dv_dw(f: Forward, k: int, i: int, j: int) -> float:
@@ -59,3 +59,17 @@ def grad_W_einsum(W, x, y) -> np.ndarray:
     r, sp, xv = (f.s - f.y)[:, 0], (f.s - f.s ** 2)[:, 0], f.x[:, 0]
     G = np.einsum("k,k,ki,j->ij", r, sp, np.eye(m), xv)
     return _shape_like_W(G, W)
+
+
+def chain_terms(W, x, y, i: int, j: int) -> np.ndarray:
+    """The m terms of the chain-rule sum for dE/dw_ij, shape (m,).
+
+    Term k is dE/ds_k * ds_k/dv_k * dv_k/dw_ij = (s_k - y_k) sigma'(v_k) delta_ki x_j, so every
+    term but k = i is zero; the terms add up to :func:`dE_dw`.
+    """
+    f = forward(W, x, y)
+    m, n = np.shape(W)
+    if not (0 <= i < m and 0 <= j < n):
+        raise IndexError(f"(i, j) = ({i}, {j}) is outside W of shape {(m, n)}")
+    s, r = f.s[:, 0], (f.s - f.y)[:, 0]
+    return np.array([r[k] * (s[k] - s[k] ** 2) * dv_dw(f, k, i, j) for k in range(m)])
