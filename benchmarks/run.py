@@ -182,13 +182,19 @@ def _version(dist: str) -> str | None:
         return None
 
 
+GEMM_SECONDS: dict[str, float] = {}  # fastest 1024^2 matmul seen, per dtype (to spot a busy machine)
+
+
 def warm_up_gemm() -> None:
     """First GEMMs with the normal thread count (a first single-threaded sgemm can stay slow)."""
     rng = np.random.default_rng(0)
     for dt in (np.float64, np.float32):
         A = rng.standard_normal((1024, 1024)).astype(dt)
-        for _ in range(3):
+        for _ in range(5):
+            t0 = time.perf_counter()
             A @ A
+            t = time.perf_counter() - t0
+            GEMM_SECONDS[np.dtype(dt).name] = min(t, GEMM_SECONDS.get(np.dtype(dt).name, np.inf))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -398,10 +404,36 @@ def section_mlp(blas_threads: int) -> dict:
             mm_forward()
             mm_backward()
 
+        b1, b2, b3 = p["b1"], p["b2"], p["b3"]
+        from backprop.losses import cross_entropy_from_logits
+
+        def inline_fb():
+            """The package's operations written inline: no input checks, no dicts, no layer loop."""
+            V1 = W1 @ X
+            V1 += b1
+            H1 = np.maximum(V1, 0)
+            V2 = W2 @ H1
+            V2 += b2
+            H2 = np.maximum(V2, 0)
+            V3 = W3 @ H2
+            V3 += b3
+            S = backprop.softmax(V3)
+            cross_entropy_from_logits(V3, Y, "softmax")
+            D = S - Y
+            D /= B
+            D @ H2.T, D.sum(axis=1, keepdims=True)
+            G = W3.T @ D
+            G *= V2 > 0
+            G @ H1.T, G.sum(axis=1, keepdims=True)
+            G1 = W2.T @ G
+            G1 *= V1 > 0
+            G1 @ X.T, G1.sum(axis=1, keepdims=True)
+
         c = {"backprop.MLP forward": lambda: net.forward(X),
              "backprop.MLP forward+backward": lambda: net.loss_and_gradients(X, Y),
              "matmuls alone, forward": mm_forward,
-             "matmuls alone, forward+backward": mm_both}
+             "matmuls alone, forward+backward": mm_both,
+             "same operations inline, no checks, forward+backward": inline_fb}
         if torch is not None:
             t_forward, t_fb = torch_mlp(p, X, labels, dtype)
             tdt = torch.float32 if dtype == np.float32 else torch.float64
@@ -420,10 +452,25 @@ def section_mlp(blas_threads: int) -> dict:
         N = 1024  # a large square matmul: the GEMM throughput, interleaved with the contenders
         A = rng.standard_normal((N, N)).astype(dtype)
         c[f"np.matmul {N}x{N} (throughput)"] = lambda: A @ A
-        res = compare(c, rounds=41, sample_s=0.02)
+        # Another process taking a core makes two-threaded GEMMs wait for each other (up to 10x slower).
+        # If the large matmul ran much slower than the fastest one seen, the machine was busy: measure
+        # this dtype again (at most 3 attempts; the attempts are recorded).
+        attempts = []
+        for _ in range(3):
+            res = compare(c, rounds=41, sample_s=0.02)
+            g = res[f"np.matmul {N}x{N} (throughput)"]
+            best = min(GEMM_SECONDS.get(name, np.inf), g["q1_s"])
+            GEMM_SECONDS[name] = best
+            busy = g["median_s"] > 1.25 * best or g["q3_s"] > 1.5 * g["q1_s"]
+            attempts.append({"gemm_median_s": g["median_s"], "gemm_q1_s": g["q1_s"], "gemm_q3_s": g["q3_s"],
+                             "fastest_gemm_seen_s": best, "busy": bool(busy)})
+            if not busy:
+                break
+            note(f"    {name}: the machine was busy (1024^2 matmul {g['median_s'] * 1e3:.1f} ms, fastest seen "
+                 f"{best * 1e3:.1f} ms): measuring again")
         gemm = 2 * N ** 3 / res[f"np.matmul {N}x{N} (throughput)"]["median_s"]
         floor_f, floor_fb = fwd_flops / gemm, (fwd_flops + bwd_flops) / gemm
-        d = {"gemm_flops_per_s": gemm, "gemm_size": N,
+        d = {"gemm_flops_per_s": gemm, "gemm_size": N, "attempts": attempts,
              "floor_forward_s": floor_f, "floor_forward_backward_s": floor_fb, "times": res}
         t = {k: v["median_s"] for k, v in res.items()}
         G = f"np.matmul {N}x{N} (throughput)"
@@ -435,6 +482,8 @@ def section_mlp(blas_threads: int) -> dict:
             "matmuls alone forward / FLOP floor": paired(res, "matmuls alone, forward", G) * gemm_flop / fwd_flops,
             "matmuls alone forward+backward / FLOP floor": paired(res, "matmuls alone, forward+backward", G) * gemm_flop / (fwd_flops + bwd_flops),
             "forward+backward / matmuls alone": paired(res, "backprop.MLP forward+backward", "matmuls alone, forward+backward"),
+            "inline operations / matmuls alone (cost of the elementwise passes)": paired(res, "same operations inline, no checks, forward+backward", "matmuls alone, forward+backward"),
+            "forward+backward / inline operations (cost of checks and structure)": paired(res, "backprop.MLP forward+backward", "same operations inline, no checks, forward+backward"),
             "backward / forward (measured)": paired(res, "backprop.MLP forward+backward", "backprop.MLP forward") - 1,
             "backward / forward (matmuls alone)": paired(res, "matmuls alone, forward+backward", "matmuls alone, forward") - 1,
             "backward / forward (ideal FLOPs)": ideal_ratio,
@@ -579,7 +628,13 @@ def _digits(train_mod) -> dict:
     out = {"settings": cfg, "settings_source": source, "n_train": len(ytr), "n_test": len(yte)}
     sizes, bs, lr, mom, epochs = cfg["sizes"], cfg["batch_size"], cfg["learning_rate"], cfg["momentum"], cfg["epochs"]
 
-    # --- the package: minibatch SGD with momentum on backprop.MLP (columns are examples) -------
+    # --- the package: backprop.train.sgd when it exists, else the same loop written here ------
+    def train_package_sgd():
+        net = backprop.MLP(sizes, hidden=cfg["hidden"], output="softmax", loss="cross_entropy", seed=cfg["seed"])
+        train_mod.sgd(net, Xtr.T.copy(), np.eye(10)[:, ytr], learning_rate=lr, batch_size=bs, epochs=epochs,
+                      momentum=mom, seed=cfg["seed"])
+        return float(np.mean(net.predict(Xte.T).argmax(axis=0) == yte))
+
     def train_package():
         net = backprop.MLP(sizes, hidden=cfg["hidden"], output="softmax", loss="cross_entropy", seed=cfg["seed"])
         X, Y = Xtr.T.copy(), np.eye(10)[:, ytr]
@@ -611,8 +666,11 @@ def _digits(train_mod) -> dict:
             clf.fit(Xtr, ytr)
         return float(clf.score(Xte, yte))
 
-    runs = {"backprop (this benchmark's SGD loop on backprop.MLP)": train_package,
-            "scikit-learn MLPClassifier (sgd, matched settings)": train_sklearn}
+    if train_mod is not None and hasattr(train_mod, "sgd"):
+        runs = {"backprop.train.sgd on backprop.MLP": train_package_sgd}
+    else:
+        runs = {"backprop (this benchmark's SGD loop on backprop.MLP)": train_package}
+    runs["scikit-learn MLPClassifier (sgd, matched settings)"] = train_sklearn
     res = {}
     order = list(runs)
     reps = 3 if QUICK else 5
@@ -804,11 +862,18 @@ def markdown(r: dict) -> str:
         L.append(f"| ratio: {k} | " + " | ".join(f"{ml['dtypes'][d]['ratios'][k]:.2f}" for d in dts) + " |")
     L.append("")
     for d in dts:
+        att = ml["dtypes"][d].get("attempts", [])
+        if len(att) > 1:
+            L.append(f"- {d}: measured {len(att)} times, because the large matmul ran slow (another process "
+                     f"on the machine) in {sum(a['busy'] for a in att[:-1])} earlier attempt(s); the table shows the last one"
+                     + (" (still disturbed: read with care)" if att[-1]["busy"] else "") + ".")
         ra = ml["dtypes"][d]["ratios"]
         txt = (f"{d}: forward+backward ≤ 1.15× the FLOP floor — {verdict(ra['forward+backward / FLOP floor'] <= 1.15)} "
                f"({ra['forward+backward / FLOP floor']:.2f}×; the same matmuls alone reach "
                f"{ra['matmuls alone forward+backward / FLOP floor']:.2f}×, the package is "
-               f"{ra['forward+backward / matmuls alone']:.2f}× its own matmuls)")
+               f"{ra['forward+backward / matmuls alone']:.2f}× its own matmuls: the elementwise passes cost "
+               f"{ra['inline operations / matmuls alone (cost of the elementwise passes)']:.2f}×, checks and structure "
+               f"{ra['forward+backward / inline operations (cost of checks and structure)']:.2f}×)")
         if "forward+backward / PyTorch" in ra:
             k2 = "forward+backward / PyTorch (default OpenMP policy, child process)"
             worst = max(ra["forward+backward / PyTorch"], ra.get(k2, 0.0))

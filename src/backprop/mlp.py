@@ -100,7 +100,10 @@ class MLP:
     # -- forward / backward ----------------------------------------------------------------------
     def forward(self, X, params: Mapping[str, np.ndarray] | None = None) -> tuple[list, list]:
         """Return ([X_0, ..., X_L], [V_1, ..., V_L]); X (n0, B)."""
-        p = self._params(params)
+        return self._forward(X, self._params(params))
+
+    def _forward(self, X, p: Mapping[str, np.ndarray]) -> tuple[list, list]:
+        """:meth:`forward` with params ``p`` already checked by :meth:`_params`."""
         xs, vs = [self._X(X)], []
         for l in range(1, self.L + 1):
             V = p[f"W{l}"] @ xs[-1]
@@ -133,7 +136,7 @@ class MLP:
                            ) -> tuple[float, dict[str, np.ndarray]]:
         """(E, grads) with grads[k] of the shape of params[k]."""
         p = self._params(params)
-        xs, vs = self.forward(X, p)
+        xs, vs = self._forward(X, p)
         B = xs[0].shape[1]
         Y = self._Y(Y, B)
         E = self._loss(xs, vs, Y)
