@@ -1,0 +1,31 @@
+"""nbgrader configuration: this folder (instructor/) is an nbgrader course root, usable unchanged.
+
+    cd instructor
+    nbgrader generate_assignment subscripts --force   # student version -> release/subscripts/
+    nbgrader collect / nbgrader autograde subscripts  # grades submitted/<student>/subscripts/
+
+Without nbgrader's database and exchange, the repository's own scripts do the same from the root:
+`python tools/release.py` (nbgrader's preprocessors, output in release/) and
+`python tools/autograde.py SUBMISSIONS` (see book/instructor_guide.md).
+"""
+c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this file)
+
+c.CourseDirectory.course_id = "backprop-three-ways"
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+
+# The stubs and markers the sources use (nbgrader's defaults, stated so they cannot drift).
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+
+# Autograding: every cell gets 30 s; a cell that runs longer is interrupted (an endless loop
+# then costs that question, not the whole notebook). The tests import the `backprop` package,
+# so the grading environment needs it installed (pip install -e . from the repository).
+c.Execute.timeout = 30
+c.Execute.interrupt_on_timeout = True

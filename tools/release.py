@@ -1,0 +1,187 @@
+"""Generate the student release of the assignments from the instructor sources.
+
+    python tools/release.py [--source instructor/source] [--out release] [ASSIGNMENT ...]
+
+The sources are an nbgrader course source folder: SOURCE/<assignment>/<notebook>.ipynb with
+nbgrader cell metadata (solution cells with ``### BEGIN SOLUTION`` / ``### END SOLUTION``,
+autograder test cells with points and ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``).
+The release is OUT/<assignment>/<notebook>.ipynb (plus any other file of the assignment folder),
+made by nbgrader's own preprocessors in the order ``nbgrader generate_assignment`` runs them
+(LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, ClearHiddenTests,
+ClearMarkScheme, ComputeChecksums, CheckCellMetadata), less the steps that need its gradebook
+database (SaveCells) or a course configuration (IncludeHeaderFooter, InstantiateTests).
+
+Every source notebook is validated first and nothing is written if one fails: a BEGIN marker
+without its END (or the reverse, or nested), a marker in a cell of the wrong kind, a missing or
+duplicate grade_id, or a graded cell without points gives an error naming the notebook and the
+cell. The sources are only read. Each assignment's output folder is rebuilt from scratch, so a
+second run gives byte-identical files.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "instructor" / "source"
+OUT = ROOT / "release"
+
+#: (begin, end, the nbgrader flag a cell holding the region must have)
+REGIONS = (("BEGIN SOLUTION", "END SOLUTION", "solution"),
+           ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grade"),
+           ("BEGIN MARK SCHEME", "END MARK SCHEME", "grade"))
+GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]+$")
+
+
+class ReleaseError(Exception):
+    """The sources cannot be released; the message lists every problem found."""
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def notebooks(source: Path, assignments: list[str] | None = None) -> dict[str, list[Path]]:
+    """{assignment: [notebook paths]} for the assignment folders of ``source`` (sorted)."""
+    if not source.is_dir():
+        raise ReleaseError(f"source folder {source} does not exist")
+    names = assignments or sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = {}
+    for name in names:
+        folder = source / name
+        if not folder.is_dir():
+            raise ReleaseError(f"assignment {name!r} not found: no folder {folder}")
+        found[name] = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return found
+
+
+def _cell_name(index: int, cell) -> str:
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {index + 1}" + (f" (grade_id {gid!r})" if gid else "")
+
+
+def validate(path: Path) -> list[str]:
+    """Problems of one source notebook, each naming the notebook and the cell (counted from 1)."""
+    where = _rel(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not a notebook
+        return [f"{where}: cannot be read as a notebook ({type(err).__name__}: {err})"]
+    problems, seen = [], {}
+    for index, cell in enumerate(nb.cells):
+        name = _cell_name(index, cell)
+        meta = cell.metadata.get("nbgrader")
+        flags = {k: bool(meta.get(k, False)) for k in ("grade", "solution", "locked")} if meta else {}
+        for begin, end, flag in REGIONS:
+            inside = False
+            for line in cell.source.split("\n"):
+                if begin in line:
+                    if inside:
+                        problems.append(f"{where}: {name}: nested {begin!r} (a second one before {end!r})")
+                    inside = True
+                elif end in line:
+                    if not inside:
+                        problems.append(f"{where}: {name}: {end!r} without a preceding {begin!r}")
+                    inside = False
+            if inside:
+                problems.append(f"{where}: {name}: {begin!r} without a matching {end!r}")
+            if begin in cell.source and not flags.get(flag):
+                problems.append(f"{where}: {name}: contains {begin!r} but is not marked {flag}: true "
+                                "in its nbgrader metadata")
+        if not meta:
+            continue
+        if meta.get("schema_version") != 3:
+            problems.append(f"{where}: {name}: nbgrader schema_version is {meta.get('schema_version')!r}, expected 3")
+        if not any(flags.values()):
+            continue
+        gid = meta.get("grade_id")
+        if not isinstance(gid, str) or not GRADE_ID.match(gid):
+            problems.append(f"{where}: {name}: grade_id {gid!r} is missing or not made of letters, digits, _ and -")
+        elif gid in seen:
+            problems.append(f"{where}: {name}: duplicate grade_id {gid!r} (also cell {seen[gid] + 1})")
+        else:
+            seen[gid] = index
+        if flags["grade"]:
+            points = meta.get("points")
+            if isinstance(points, bool) or not isinstance(points, (int, float)) or not points >= 0:
+                problems.append(f"{where}: {name}: graded cell without points (points = {points!r}); "
+                                "give it a number of points >= 0")
+    if not problems:   # nbgrader's own schema check, for anything the checks above do not name
+        from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+        try:
+            MetadataValidator().validate_nb(nb)
+        except ValidationError as err:
+            problems.append(f"{where}: nbgrader metadata invalid: {err}")
+    return problems
+
+
+def student_version(nb, name: str = "notebook"):
+    """The student version of an instructor notebook (a copy), by nbgrader's preprocessors."""
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
+                                        ClearSolutions, ComputeChecksums, LockCells)
+    nb = nbformat.from_dict(nb)            # a deep copy: the caller's notebook is never changed
+    resources = {"unique_key": name, "metadata": {"name": name}}
+    for step in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums,
+                 ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata):
+        nb, resources = step().preprocess(nb, resources)
+    return nb
+
+
+def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None) -> list[Path]:
+    """Validate every notebook, then write the release; returns the files written."""
+    source, out = Path(source).resolve(), Path(out).resolve()
+    if out == source or source in out.parents or out in source.parents:
+        raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
+    found = notebooks(source, assignments)
+    problems = [p for paths in found.values() for path in paths for p in validate(path)]
+    if problems:
+        raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+    written = []
+    for name, paths in found.items():
+        folder, target = source / name, out / name
+        tmp = out / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for path in paths:
+            nb = student_version(nbformat.read(path, as_version=4), path.stem)
+            dest = tmp / path.relative_to(folder)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, dest)
+        for other in sorted(folder.rglob("*")):   # data files etc. travel with the assignment
+            rel = other.relative_to(folder)
+            if other.is_file() and other.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts):
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(other, tmp / rel)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        written += sorted(p for p in target.rglob("*") if p.is_file())
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("assignments", nargs="*", help="assignment folders to release (default: all)")
+    ap.add_argument("--source", type=Path, default=SOURCE, help="nbgrader source folder (default: instructor/source)")
+    ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: release/)")
+    args = ap.parse_args(argv)
+    try:
+        written = release(args.source, args.out, args.assignments or None)
+    except ReleaseError as err:
+        print(f"release: {err}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {_rel(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
