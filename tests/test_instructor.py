@@ -227,6 +227,11 @@ def graded(released, tmp_path_factory):
     _answer(nb, "grad_W", "    return G\n", "    return G.T\n")
     (subs / "transposer" / "subscripts").mkdir(parents=True)
     nbformat.write(nb, subs / "transposer" / "subscripts" / "subscripts.ipynb")
+    # another typical mistake: the factor sigma'(v) = S - S^2 forgotten
+    nb = nbformat.read(_source("differentials"), as_version=4)
+    _answer(nb, "grad_W", "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T")
+    (subs / "forgetful" / "differentials").mkdir(parents=True)
+    nbformat.write(nb, subs / "forgetful" / "differentials" / "differentials.ipynb")
     # a crash: the answer cell kills the interpreter
     nb = nbformat.read(_source("jacobians"), as_version=4)
     _answer(nb, "ds_dv", "    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    import os; os._exit(1)\n")
@@ -283,6 +288,15 @@ def test_transposed_gradient_gets_partial_marks_and_the_diagnosis(graded):
     assert "transpose of the correct one" in status["test_grad_W_values"].message
     md = (out / "feedback" / "transposer.md").read_text()
     assert "transpose of the correct one" in md and f"{r.score:g} / {r.max_score:g}" in md
+
+
+def test_missing_activation_derivative_is_named(graded):
+    results, out = graded
+    r = _by_assignment(results, "forgetful")["differentials"]
+    q = {q.grade_id: q for q in r.questions}
+    assert q["test_grad_W_shape"].status == "passed" and q["test_grad_W_values"].status == "failed"
+    assert "sigma'(v) = s - s*s of the activation is missing" in q["test_grad_W_values"].message
+    assert 0 < r.score < r.max_score
 
 
 def test_crash_and_invalid_json_score_zero_with_a_note_while_others_are_graded(graded):
