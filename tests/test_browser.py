@@ -202,18 +202,23 @@ def test_every_page_reads_cleanly(site, server, browser):
 
 
 def test_solution_dropdown_opens_on_click(site, server, browser):
+    """Every solution on a chapter page is collapsed and opens when its title is clicked (where a
+    reader clicks: the middle of the title)."""
     pages = [r for r in site_pages(site)
              if 'class="solution dropdown' in (site / r).read_text(encoding="utf-8")]
     assert pages, "no exercise solution (sphinx-exercise, :class: dropdown) in the site"
     tab = Watched(browser)
     try:
         tab.goto(server + pages[0])
-        solution = tab.page.locator("div.solution.dropdown").first
-        body = solution.locator("section").first
-        body.wait_for(state="hidden")  # collapsed by default
-        solution.locator(".admonition-title").first.click()
-        body.wait_for(state="visible")
-        assert body.inner_text().strip()
+        solutions = tab.page.locator("div.solution.dropdown")
+        assert solutions.count() >= 1
+        for i in range(solutions.count()):
+            body = solutions.nth(i).locator("section").first
+            body.wait_for(state="hidden")  # collapsed by default
+            solutions.nth(i).locator(".admonition-title").first.click()
+            body.wait_for(state="visible")
+            assert body.inner_text().strip()
+        assert tab.page.url == server + pages[0], "a click followed a link instead of opening"
     finally:
         tab.close()
     assert not tab.problems, tab.problems
