@@ -337,6 +337,17 @@ def test_endless_loop_times_out_with_a_note_while_the_rest_is_graded(tmp_path):
     assert "did not finish" in (tmp_path / "out" / "feedback" / "looper.md").read_text()
 
 
+def test_code_that_ignores_the_interrupt_cannot_hang_the_grader():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+        nbformat.v4.new_code_cell("print('never reached while the kernel is busy')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    notes = autograde_mod.execute(nb, timeout=1)
+    assert [c.metadata["autograde"]["status"] for c in nb.cells] == ["timeout", "timeout"]
+    assert len(notes) == 2 and all("did not finish within 1 s" in n for n in notes)
+
+
 def test_hidden_tests_are_restored_and_edited_tests_do_not_count(released, tmp_path):
     """A student who deletes the visible assertion and whose notebook lacks hidden tests is still tested."""
     nb = nbformat.read(released / "subscripts" / "subscripts.ipynb", as_version=4)

@@ -38,9 +38,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -145,20 +145,43 @@ def prepare(source_nb, submission_nb) -> tuple:
     return nb, notes
 
 
-def execute(nb, timeout: float, kernel_name: str = "python3") -> list[str]:
-    """Run every cell of ``nb`` in place (errors allowed, per-cell timeout); returns notes on timeouts/crashes."""
+def _client_class():
+    """nbclient's NotebookClient, noting which cells ran out of time (nbclient only logs it)."""
     from nbclient import NotebookClient
+
+    class GradingClient(NotebookClient):
+        timed_out: set
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            if cell is not None:
+                self.timed_out.add(id(cell))
+            return await super()._async_handle_timeout(timeout, cell)
+
+    return GradingClient
+
+
+def execute(nb, timeout: float, kernel_name: str = "python3") -> list[str]:
+    """Run every cell of ``nb`` in place (errors allowed, per-cell timeout); returns notes on timeouts/crashes.
+
+    A cell that runs out of time is interrupted and reported as an error (nbclient's
+    ``interrupt_on_timeout`` with ``error_on_timeout``), so even a kernel that ignores the
+    interrupt costs at most about ``timeout`` seconds (plus nbclient's output wait) per cell.
+    """
     from nbclient.exceptions import DeadKernelError
     notes = []
     with tempfile.TemporaryDirectory(prefix="autograde-") as workdir:
-        client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
-                                interrupt_on_timeout=True, record_timing=False,
-                                resources={"metadata": {"path": workdir}})
+        client = _client_class()(
+            nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True, record_timing=False,
+            shutdown_kernel="immediate",     # a kernel still stuck in a loop is killed, not waited for
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": "TimeoutError", "evalue": f"cell did not finish within {timeout:g} s",
+                              "traceback": []},
+            resources={"metadata": {"path": workdir}})
+        client.timed_out = set()
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
-                start = time.monotonic()
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError:
@@ -168,8 +191,7 @@ def execute(nb, timeout: float, kernel_name: str = "python3") -> list[str]:
                     for later in nb.cells[index + 1:]:
                         later.metadata["autograde"] = {"status": "not run"}
                     break
-                interrupted = any(o.output_type == "error" and o.get("ename") == "KeyboardInterrupt" for o in cell.outputs)
-                if interrupted and time.monotonic() - start >= timeout:
+                if id(cell) in client.timed_out:
                     cell.metadata["autograde"] = {"status": "timeout"}
                     notes.append(f"cell {index + 1}{_id_suffix(cell)} did not finish within {timeout:g} s "
                                  "(an endless loop?) and was interrupted")
@@ -255,15 +277,19 @@ def grade_notebook(source_path: Path, submission: Path, assignment: str, timeout
         result.notes += notes
         result.notes += execute(nb, timeout, source_nb.metadata.get("kernelspec", {}).get("name", "python3"))
         result.questions, result.answer_errors = score(source_nb, nb)
-        if executed_out is not None:
-            from nbgrader.preprocessors import LimitOutput
-            nb, _ = LimitOutput().preprocess(nb, {})
-            executed_out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, executed_out)
     except Exception as err:  # the grader must go on with the other submissions
         result.questions = _zero(source_nb)
         result.notes.append(f"{rel} could not be graded ({type(err).__name__}: {str(err)[:300]}); "
                             "every question of it scores zero")
+        return result
+    if executed_out is not None:   # a copy for the instructor; failing to save it changes no score
+        try:
+            from nbgrader.preprocessors import LimitOutput
+            nb, _ = LimitOutput().preprocess(nb, {})
+            executed_out.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, executed_out)
+        except Exception as err:
+            result.notes.append(f"the executed copy of {rel} could not be saved ({type(err).__name__}: {err})")
     return result
 
 
@@ -280,6 +306,8 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
     for a in assignments:
         if not (source / a).is_dir():
             raise ValueError(f"assignment {a!r} has no source folder {source / a}")
+    for stale in ("executed", "feedback"):   # this run's reports only
+        shutil.rmtree(out / stale, ignore_errors=True)
     results: dict[str, list[NotebookResult]] = {}
     for student in students:
         results[student] = []
