@@ -86,10 +86,12 @@ def _directives(text: str) -> tuple[list[dict], str]:
     return found, "\n".join(rest)
 
 
-def _fragments(body: str) -> set[str]:
+def _fragments(body: str, short: bool = False) -> set[str]:
     """Searchable pieces of a directive body: code lines (>= 20 characters), TeX of its maths
     (>= 15 characters; the HTML keeps it verbatim for MathJax) and prose runs (>= 4 words, no
-    markup, maths or quotes, which Sphinx may turn into typographic ones)."""
+    markup, maths or quotes, which Sphinx may turn into typographic ones). ``short``: half those
+    lengths, for a solution too short to have any piece of the normal length."""
+    min_code, min_tex, min_prose, min_words = (10, 8, 10, 2) if short else (20, 15, 20, 4)
     frags, prose_lines, in_code = set(), [], None
     for line in body.split("\n"):
         s = line.strip()
@@ -99,19 +101,19 @@ def _fragments(body: str) -> set[str]:
         if in_code is not None:
             if s == in_code:
                 in_code = None
-            elif len(s) >= 20:
+            elif len(s) >= min_code:
                 frags.add(_norm(s))
             continue
         prose_lines.append(s)
     prose = "\n".join(prose_lines)
     for display, inline in re.findall(r"\$\$(.+?)\$\$|\$([^$]+)\$", prose, flags=re.S):
         tex = _norm(display or inline).strip()
-        if len(tex) >= 15:
+        if len(tex) >= min_tex:
             frags.add(tex)
     prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\{[^}]*\}", "\x00", prose, flags=re.S)
     for piece in PROSE.findall(prose):
         piece = piece.strip(" ,.;(")
-        if len(piece) >= 20 and len(piece.split()) >= 4 and piece.count("(") == piece.count(")") and "\n" not in piece:
+        if len(piece) >= min_prose and len(piece.split()) >= min_words and piece.count("(") == piece.count(")") and "\n" not in piece:
             frags.add(_norm(piece))
     return frags
 
@@ -132,7 +134,8 @@ def book():
                 public.append(text)
     public_text = _norm("\n".join(public))
     for d in directives:
-        d["fragments"] = sorted(f for f in _fragments(d["body"]) if f not in public_text)
+        d["fragments"] = sorted(f for f in _fragments(d["body"]) if f not in public_text) \
+            or sorted(f for f in _fragments(d["body"], short=True) if f not in public_text)
     return directives
 
 
