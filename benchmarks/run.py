@@ -285,7 +285,19 @@ def section_seed() -> dict:
 # 2. scaling of the Jacobian path against the differential path
 # ----------------------------------------------------------------------------------------------
 def section_scaling(max_call_s: float = 1.0) -> dict:
-    note("\n[2] scaling, batch 1, m = n")
+    """Growth with m = n on one BLAS thread: the question is how the work grows, not how well it
+    parallelises (a two-threaded GEMM is also far more sensitive to other processes on the machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        note("    (threadpoolctl missing: BLAS keeps its default threads)")
+        return _section_scaling(max_call_s, blas_threads=None)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _section_scaling(max_call_s, blas_threads=1)
+
+
+def _section_scaling(max_call_s: float, blas_threads) -> dict:
+    note(f"\n[2] scaling, batch 1, m = n (BLAS threads: {blas_threads or 'default'})")
     paths = {
         "jacobian.grad_W (3-D dv/dW)": jacobian.grad_W,
         "differential.grad_W (Diag form)": differential.grad_W,
@@ -332,7 +344,7 @@ def section_scaling(max_call_s: float = 1.0) -> dict:
                           "local_time": [[p2[0], fit_exponent([p1[0], p2[0]], [p1[1], p2[1]])]
                                          for p1, p2 in zip(pts, pts[1:])]}
             note(f"    growth exponents {name}: time m^{exps[name]['time']:.2f}, bytes m^{exps[name]['bytes']:.2f} (m = {list(ms)})")
-    return {"rows": rows, "exponents": exps,
+    return {"rows": rows, "exponents": exps, "blas_threads": blas_threads,
             "note": "exponents fitted by least squares on log-log over the three largest sizes with m >= 64"}
 
 
@@ -830,7 +842,8 @@ def markdown(r: dict) -> str:
     sc = r["scaling"]
     names = list(sc["exponents"]) or list(sc["rows"][0]["time_s"])
     L += ["### 2. Scaling with the layer size (batch 1, m = n)", "",
-          "Median time of one G, and peak bytes allocated during one call (tracemalloc):", "",
+          "Median time of one G" + (" with numpy's BLAS limited to one thread" if sc.get("blas_threads") == 1 else "")
+          + ", and peak bytes allocated during one call (tracemalloc):", "",
           "| m = n | " + " | ".join(f"time: {n}" for n in names) + " |", "|--:|" + "--:|" * len(names)]
     for row in sc["rows"]:
         L.append(f"| {row['m']} | " + " | ".join(fmt_t(row['time_s'][n]) if n in row['time_s'] else "—" for n in names) + " |")
