@@ -13,6 +13,7 @@ Other commands:
 
     python3 dev.py execute book/02_subscripts.ipynb ...   # re-run notebooks from a clean kernel, save outputs
     python3 dev.py setup                                  # only create/update .venv
+    python3 dev.py student-site [--out DIR]               # the site without solutions (tools/student_site.py)
 """
 from __future__ import annotations
 
@@ -110,6 +111,12 @@ def build(extra_args: list[str]) -> None:
     print(f"site: {ROOT / '_build' / 'html' / 'index.html'}")
 
 
+def student_site(extra_args: list[str]) -> None:
+    """The student site (solutions hidden), built by tools/student_site.py with MathJax staged."""
+    stage_mathjax()
+    run([PY, ROOT / "tools" / "student_site.py", *extra_args], cwd=ROOT, env=env())
+
+
 def execute(paths: list[str]) -> None:
     """Execute notebooks top to bottom in a fresh kernel (cwd = the notebook's folder) and save them."""
     run([PY, ROOT / "tools" / "execute_notebooks.py", *paths], cwd=ROOT, env=env())
@@ -121,6 +128,7 @@ def test(extra_args: list[str]) -> int:
         apt_install("chromium", "chromium", "by the browser test (tests/test_browser.py)")
         if not CHROMIUM.exists():
             raise SystemExit(f"dev.py: the browser test needs Debian's chromium at {CHROMIUM}")
+    stage_mathjax()  # site builds inside tests (book, student site) need it
     e = env()
     e.setdefault("BACKPROP_TEST_RUN", f"{os.getpid()}")
     proc = subprocess.run([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", *extra_args],
@@ -133,7 +141,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd not in ("setup", "build", "test", "execute"):
+    if cmd not in ("setup", "build", "test", "execute", "student-site"):
         print(f"unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
         return 2
     try:
@@ -142,6 +150,8 @@ def main(argv: list[str]) -> int:
             build(rest)
         elif cmd == "execute":
             execute(rest)
+        elif cmd == "student-site":
+            student_site(rest)
         elif cmd == "test":
             return test(rest)
     except subprocess.CalledProcessError as err:
