@@ -3,16 +3,22 @@
 The seed network v = W x, s = sigma(v), E = 1/2 ||s - y||^2 differentiated by
 :mod:`~backprop.subscript` (one weight at a time), :mod:`~backprop.jacobian`
 (explicit Jacobians, a 3-D dv/dW) and :mod:`~backprop.differential`
-(dE = G : dW); then :class:`MLP` for deep networks and :func:`gradcheck`.
+(dE = G : dW); then :class:`MLP` for deep networks, :func:`gradcheck` and the
+diagnosing checker (:mod:`~backprop.diagnose`), minibatch training
+(:mod:`~backprop.train`), Jacobian chains (:mod:`~backprop.chain`) and a tiny
+reverse-mode engine (:mod:`~backprop.engine`).
 """
-from . import activations, differential, jacobian, losses, seed, subscript
+from . import activations, chain, diagnose, differential, engine, jacobian, losses, seed, subscript, train
 from .activations import relu, sigmoid, softmax, tanh
 from .checking import GradcheckReport, gradcheck, numerical_gradient, relative_error
+from .diagnose import Diagnosis, check_gradient, seed_mistakes
 from .mlp import MLP
 
 __all__ = [
     "activations", "losses", "seed", "subscript", "jacobian", "differential",
+    "chain", "diagnose", "engine", "train",
     "sigmoid", "tanh", "relu", "softmax",
     "MLP", "gradcheck", "numerical_gradient", "relative_error", "GradcheckReport",
+    "Diagnosis", "check_gradient", "seed_mistakes",
 ]
 __version__ = "0.1.0"
