@@ -19,10 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def execute(path: Path, timeout: int = 600) -> None:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:                       # no timestamps: a re-run changes only what changed
+        cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     print(f"executed {path.relative_to(ROOT)}")
 
