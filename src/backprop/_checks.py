@@ -24,7 +24,7 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
             f"{name} must hold real floating-point numbers (float32 or float64), "
             f"got dtype {arr.dtype}; convert it explicitly, e.g. {name}.astype(float)"
         )
-    if arr.dtype not in (np.float32, np.float64):
+    if arr.dtype.char not in "fd":
         raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
@@ -33,7 +33,7 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
             raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
 

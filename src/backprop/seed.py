@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_column, as_float_array
+from ._checks import as_float_array
 from .activations import sigmoid
 
 __all__ = ["Forward", "forward", "E", "example"]
@@ -40,9 +40,9 @@ def forward(W, x, y) -> Forward:
     W = as_float_array(W, "W", ndim=2)
     m, n = W.shape
     x_arr = as_float_array(x, "x", ndim=(1, 2))
-    x_col = as_column(x_arr, "x", length=n) if x_arr.ndim == 1 or x_arr.shape[1] == 1 else None
-    if x_col is None:
+    if x_arr.shape not in ((n,), (n, 1)):
         raise ValueError(f"x must have shape ({n}, 1) or ({n},) to be multiplied by W of shape {W.shape}, got {x_arr.shape}")
+    x_col = x_arr.reshape(n, 1)
     y_arr = as_float_array(y, "y", ndim=(1, 2))
     s_shape = (m,) if x_arr.ndim == 1 else (m, 1)
     if y_arr.shape != s_shape:
