@@ -14,6 +14,8 @@ Other commands:
     python3 dev.py execute book/02_subscripts.ipynb ...   # re-run notebooks from a clean kernel, save outputs
     python3 dev.py setup                                  # only create/update .venv
     python3 dev.py student-site [--out DIR]               # the site without solutions (tools/student_site.py)
+    python3 dev.py release [ASSIGNMENT ...] [--out DIR]   # student notebooks -> release/ (nbgrader's preprocessors)
+    python3 dev.py autograde SUBMISSIONS [--timeout S]    # grade SUBMISSIONS/<student>/<assignment>/<nb>.ipynb
 """
 from __future__ import annotations
 
@@ -141,7 +143,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd not in ("setup", "build", "test", "execute", "student-site"):
+    if cmd not in ("setup", "build", "test", "execute", "student-site", "release", "autograde"):
         print(f"unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
         return 2
     try:
@@ -152,6 +154,8 @@ def main(argv: list[str]) -> int:
             execute(rest)
         elif cmd == "student-site":
             student_site(rest)
+        elif cmd in ("release", "autograde"):     # instructor tools, see book/instructor_guide.md
+            run([PY, ROOT / "tools" / f"{cmd}.py", *rest], cwd=ROOT, env=env())
         elif cmd == "test":
             return test(rest)
     except subprocess.CalledProcessError as err:
