@@ -613,55 +613,22 @@ def section_digits() -> dict:
     except ImportError:
         note("    skipped: scikit-learn (not installed)")
         return {"skipped": "scikit-learn not installed"}
-    try:
-        from backprop import train as train_mod
-    except ImportError:
-        train_mod = None
+    from backprop import train as train_mod
     return _digits(train_mod)
 
 
-DEFAULT_DIGITS = {"sizes": [64, 64, 10], "hidden": "relu", "learning_rate": 0.1, "momentum": 0.9,
-                  "batch_size": 32, "epochs": 20, "seed": 0, "test_size": 0.25}
-
-
-def _digits_settings(train_mod) -> tuple[dict, str]:
-    """The training settings: backprop.train.DIGITS_SETTINGS when it exists, else the defaults above."""
-    st = getattr(train_mod, "DIGITS_SETTINGS", None) if train_mod is not None else None
-    if st is None:
-        return dict(DEFAULT_DIGITS), "benchmarks/run.py defaults (backprop.train.DIGITS_SETTINGS not found)"
-    st = dict(st) if isinstance(st, dict) else {k: getattr(st, k) for k in dir(st) if not k.startswith("_")}
-    return {**DEFAULT_DIGITS, **st}, "backprop.train.DIGITS_SETTINGS"
-
-
 def _digits(train_mod) -> dict:
-    cfg, source = _digits_settings(train_mod)
+    cfg, source = dict(train_mod.DIGITS_SETTINGS), "backprop.train.DIGITS_SETTINGS"
     note(f"    settings ({source}): {cfg}")
     Xtr, Xte, ytr, yte = _digits_data(cfg)
     out = {"settings": cfg, "settings_source": source, "n_train": len(ytr), "n_test": len(yte)}
     sizes, bs, lr, mom, epochs = cfg["sizes"], cfg["batch_size"], cfg["learning_rate"], cfg["momentum"], cfg["epochs"]
 
-    # --- the package: backprop.train.sgd when it exists, else the same loop written here ------
+    # --- the package: backprop.train.sgd on backprop.MLP ------------------------------------------
     def train_package_sgd():
         net = backprop.MLP(sizes, hidden=cfg["hidden"], output="softmax", loss="cross_entropy", seed=cfg["seed"])
         train_mod.sgd(net, Xtr.T.copy(), np.eye(10)[:, ytr], learning_rate=lr, batch_size=bs, epochs=epochs,
                       momentum=mom, seed=cfg["seed"])
-        return float(np.mean(net.predict(Xte.T).argmax(axis=0) == yte))
-
-    def train_package():
-        net = backprop.MLP(sizes, hidden=cfg["hidden"], output="softmax", loss="cross_entropy", seed=cfg["seed"])
-        X, Y = Xtr.T.copy(), np.eye(10)[:, ytr]
-        vel = {k: np.zeros_like(v) for k, v in net.params.items()}
-        rng = np.random.default_rng(cfg["seed"])
-        n = X.shape[1]
-        for _ in range(epochs):
-            perm = rng.permutation(n)
-            for i in range(0, n, bs):
-                idx = perm[i:i + bs]
-                _, g = net.loss_and_gradients(X[:, idx], Y[:, idx])
-                for k, P in net.params.items():
-                    vel[k] *= mom
-                    vel[k] -= lr * g[k]
-                    P += vel[k]
         return float(np.mean(net.predict(Xte.T).argmax(axis=0) == yte))
 
     # --- scikit-learn with matched settings -------------------------------------------------------
@@ -678,10 +645,7 @@ def _digits(train_mod) -> dict:
             clf.fit(Xtr, ytr)
         return float(clf.score(Xte, yte))
 
-    if train_mod is not None and hasattr(train_mod, "sgd"):
-        runs = {"backprop.train.sgd on backprop.MLP": train_package_sgd}
-    else:
-        runs = {"backprop (this benchmark's SGD loop on backprop.MLP)": train_package}
+    runs = {"backprop.train.sgd on backprop.MLP": train_package_sgd}
     runs["scikit-learn MLPClassifier (sgd, matched settings)"] = train_sklearn
     res = {}
     order = list(runs)
