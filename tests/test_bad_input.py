@@ -43,6 +43,17 @@ def test_non_finite_inputs(grad, which, value):
         grad(*args)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_check_accepts_huge_finite_values_and_rejects_any_non_finite(dtype):
+    # a cheaper check by summing first was tried: the sum of huge finite entries overflows and warns
+    from backprop._checks import as_float_array
+    big = np.finfo(dtype).max
+    assert as_float_array(np.array([big, big, -big], dtype=dtype), "A").shape == (3,)   # no warning either
+    for entries in ([big, np.inf], [np.inf, -np.inf], [-big, np.nan, big]):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            as_float_array(np.array(entries, dtype=dtype), "A")
+
+
 @pytest.mark.parametrize("grad", GRADS)
 @pytest.mark.parametrize("dtype", [np.int64, bool, object, np.complex128])
 def test_non_float_dtypes(grad, dtype):

@@ -10,8 +10,6 @@ how they compute G = dE/dW.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from ._checks import as_float_array
@@ -20,14 +18,25 @@ from .activations import sigmoid
 __all__ = ["Forward", "forward", "E", "example"]
 
 
-class Forward(NamedTuple):
-    """Every quantity of one forward pass, as columns: x (n,1), v (m,1), s (m,1), y (m,1), E (float)."""
+class Forward:
+    """Every quantity of one forward pass, as columns: x (n,1), v (m,1), s (m,1), y (m,1), E (float).
 
-    x: np.ndarray
-    v: np.ndarray
-    s: np.ndarray
-    y: np.ndarray
-    E: float
+    E is computed when it is read, so the gradient paths (which need s and y, not E) do not pay for it.
+    """
+
+    __slots__ = ("x", "v", "s", "y")
+
+    def __init__(self, x: np.ndarray, v: np.ndarray, s: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.v, self.s, self.y = x, v, s, y
+
+    @property
+    def E(self) -> float:
+        """E = 1/2 ||s - y||^2."""
+        r = self.s - self.y
+        return float(0.5 * np.sum(r * r))
+
+    def __repr__(self) -> str:
+        return f"Forward(x {self.x.shape}, v {self.v.shape}, s {self.s.shape}, y {self.y.shape}, E={self.E!r})"
 
 
 def forward(W, x, y) -> Forward:
@@ -52,9 +61,7 @@ def forward(W, x, y) -> Forward:
         )
     y_col = y_arr.reshape(m, 1)
     v = W @ x_col
-    s = sigmoid(v)
-    r = s - y_col
-    return Forward(x_col, v, s, y_col, float(0.5 * np.sum(r * r)))
+    return Forward(x_col, v, sigmoid(v), y_col)
 
 
 def E(W, x, y) -> float:
