@@ -801,7 +801,7 @@ def markdown(r: dict) -> str:
               f"`differential.grad_W_hadamard` is {both('differential.grad_W_hadamard')} faster, `differential.grad_W` "
               f"{both('differential.grad_W (Diag form)')}, the bare formula without input checks "
               f"{both('differential formula, inline numpy, no checks')}. "
-              f"`seed.forward` (input checks, forward pass and E) alone takes "
+              f"`seed.forward` (input checks and the forward pass up to s) alone takes "
               f"{s['forward_share_of_hadamard']:.0%} of `grad_W_hadamard`'s time.", ""]
     sc = r["scaling"]
     names = list(sc["exponents"]) or list(sc["rows"][0]["time_s"])
@@ -855,8 +855,10 @@ def markdown(r: dict) -> str:
             k2 = "forward+backward / PyTorch (default OpenMP policy, child process)"
             worst = max(ra["forward+backward / PyTorch"], ra.get(k2, 0.0))
             txt += (f"; ≤ 1.0× PyTorch — {verdict(worst <= 1.0)} "
-                    f"({ra['forward+backward / PyTorch']:.2f}× in this run"
-                    + (f", {ra[k2]:.2f}× against PyTorch with its default OpenMP wait policy" if k2 in ra else "")
+                    + ("(judged on the slower of two comparisons: " if k2 in ra else "(")
+                    + f"{ra['forward+backward / PyTorch']:.2f}× against PyTorch in this process"
+                    + (f", {ra[k2]:.2f}× against PyTorch with its default OpenMP wait policy in a child process"
+                       if k2 in ra else "")
                     + ")")
         txt += (f"; backward/forward {ra['backward / forward (measured)']:.2f} measured against "
                 f"{ra['backward / forward (ideal FLOPs)']:.2f} ideal.")
