@@ -43,9 +43,10 @@ def test_forward_and_central_difference_error_orders():
     A = np.array([[0.3, -0.7], [1.1, 0.2]])
     f = lambda M: float(np.sum(np.exp(M)))
     errs = {s: [np.abs(numerical_gradient(f, A, h, scheme=s) - np.exp(A)).max() for h in (1e-2, 5e-3)]
-            for s in ("central", "forward")}
+            for s in ("central", "forward", "backward")}
     assert errs["forward"][0] / errs["forward"][1] == pytest.approx(2, rel=0.02)
+    assert errs["backward"][0] / errs["backward"][1] == pytest.approx(2, rel=0.02)
     assert errs["central"][0] / errs["central"][1] == pytest.approx(4, rel=0.02)
     with pytest.raises(ValueError, match="scheme"):
-        numerical_gradient(f, A, scheme="backward")
+        numerical_gradient(f, A, scheme="sideways")
     np.testing.assert_array_equal(A, [[0.3, -0.7], [1.1, 0.2]])

@@ -8,12 +8,15 @@ differences). Typical mistakes leave a recognisable trace:
     G = c G_true          scaled (c = 2: the 1/2 of E = 1/2 ||s - y||^2 forgotten)
     G = M                 a known wrong answer M, e.g. (s - y) x^T: sigma' forgotten
 
-"Equals" means a relative error ||G - M|| / (||G|| + ||M||) <= tol, so round-off never
-matters. "correct" is tested first: a right gradient is never reported as a mistake,
-even when G_true is symmetric or zero.
+"Equals" means a relative error ||G - M|| / (||G|| + ||M||) <= tol (and, for "correct", no
+entry off by more than tol relative to itself), so round-off never matters. "correct" is tested
+first: a right gradient is never reported as a mistake, even when G_true is symmetric or zero;
+the supplied exact mistakes come next, before the generic transposed / sign / scale patterns.
+:func:`check_gradient` adds "inconclusive" wherever finite differences cannot decide.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -21,10 +24,10 @@ import numpy as np
 
 from ._checks import as_float_array
 from .activations import sigmoid
-from .checking import numerical_gradient, relative_error
+from .checking import Float32Warning, compare, entry_errors, numerical_gradient, relative_error
 from .seed import forward
 
-__all__ = ["Diagnosis", "diagnose", "check_gradient", "seed_mistakes", "MISTAKE_EXPLANATIONS"]
+__all__ = ["Diagnosis", "KINDS", "diagnose", "check_gradient", "seed_mistakes", "MISTAKE_EXPLANATIONS"]
 
 #: Student-facing explanations of the named mistakes returned by :func:`seed_mistakes`.
 MISTAKE_EXPLANATIONS: dict[str, str] = {
@@ -45,14 +48,20 @@ MISTAKE_EXPLANATIONS: dict[str, str] = {
 
 @dataclass
 class Diagnosis:
-    """The verdict on a gradient: ``kind`` (see :func:`diagnose`), a ``message`` for the student,
-    the ``relative_error`` ||G - G_true|| / (||G|| + ||G_true||) (inf when it is not defined) and,
-    for kind "scaled", the ``factor`` c with G = c G_true. Truthy exactly when kind == "correct"."""
+    """The verdict on a gradient: ``kind`` (one of ``KINDS`` or a key of ``mistakes``), a
+    ``message`` for the student, the norm ``relative_error`` ||G - G_true|| / (||G|| + ||G_true||)
+    (inf when it is not defined), for kind "scaled" the ``factor`` c with G = c G_true, for kind
+    "inconclusive" the ``reason`` ("kink", "resolution" or "float32", see
+    :mod:`backprop.checking`), and ``worst`` = (index, analytic, numeric) of the worst entry with
+    its entrywise relative error ``entry_error``. Truthy exactly when kind == "correct"."""
 
     kind: str
     message: str
     relative_error: float
     factor: float | None = None
+    reason: str | None = None
+    worst: tuple | None = None
+    entry_error: float | None = None
 
     def __bool__(self) -> bool:
         return self.kind == "correct"
@@ -61,8 +70,15 @@ class Diagnosis:
         return f"{self.kind}: {self.message}"
 
 
+#: Kinds :func:`diagnose` and :func:`check_gradient` return (besides the keys of ``mistakes``).
+KINDS = ("non_finite", "correct", "transposed", "wrong_sign", "scaled", "shape", "wrong",
+         "inconclusive")
+
+
 def _as_gradient(G, name: str) -> np.ndarray:
     """G as a float array; finite values are NOT required (non-finite G is a diagnosis)."""
+    if isinstance(G, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array; pass a plain ndarray (e.g. {name}.filled(...))")
     arr = np.asarray(G)
     if arr.dtype.kind != "f" or arr.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must hold float32 or float64 numbers, got dtype {arr.dtype}; "
@@ -72,6 +88,19 @@ def _as_gradient(G, name: str) -> np.ndarray:
 
 def _same(G: np.ndarray, M: np.ndarray, tol: float, atol: float = 0.0) -> bool:
     return G.shape == M.shape and (relative_error(G, M) <= tol or float(np.linalg.norm(G - M)) <= atol)
+
+
+def _bad_entries(G: np.ndarray, G_true: np.ndarray, tol: float, atol: float) -> np.ndarray:
+    """Entries whose disagreement exceeds tol relative to the entry (and round-off of the array)."""
+    floor = 1e3 * float(np.finfo(np.float64).eps) * float(np.abs(G_true).max(initial=0.0)) + atol
+    return np.abs(G - G_true) > tol * (np.abs(G) + np.abs(G_true)) + floor
+
+
+def _worst(G: np.ndarray, G_true: np.ndarray) -> tuple[tuple, float]:
+    ee = entry_errors(G, G_true)
+    key = np.abs(G - G_true) * (1 + ee)
+    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(key)), G.shape)) if G.shape else ()
+    return (idx, float(G[idx]), float(G_true[idx])), float(ee[idx])
 
 
 def _scale_message(c: float, tol: float) -> str:
@@ -95,19 +124,23 @@ def _mistake_message(key: str) -> str:
 
 
 def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol: float = 1e-6,
-             atol: float = 0.0) -> Diagnosis:
+             atol: float = 0.0, mask=None) -> Diagnosis:
     """Compare a gradient G with the correct G_true and name the mistake, if any.
 
     G, G_true: float arrays (G_true finite; G_true's shape is the right one, e.g. (m, n) for dE/dW).
     ``mistakes``: optional known wrong answers {name: array}; their names become kinds.
-    ``tol``: "equal" means relative error <= tol; ``atol``: G also counts as correct when
-    ||G - G_true|| <= atol (useful when G_true is zero up to round-off).
+    ``tol``: "equal" means relative error <= tol, in norm AND entry by entry (an entry counts as
+    wrong when |G_ij - G_true_ij| > tol (|G_ij| + |G_true_ij|) + 1000 eps max|G_true| + atol);
+    ``atol``: G also counts as correct when ||G - G_true|| <= atol and no entry is wrong.
+    ``mask`` (bool, shape of G_true): compare only these entries (:func:`check_gradient` leaves
+    out entries whose reference is undecidable, e.g. at a kink).
 
     Kinds, tested in this order (:func:`check_gradient` adds "inconclusive"): "non_finite"
-    (G has NaN/inf); "correct"; "transposed" (G = G_true^T); "wrong_sign" (G = -G_true);
-    "scaled" (G = c G_true, c != 0, 1, ``factor`` = c);
-    a key of ``mistakes``; "shape" (shape differs from G_true's and none of the above);
-    "wrong" (anything else; the message gives the relative error and the worst entry).
+    (G has NaN/inf); "correct"; a key of ``mistakes`` (an exact pattern wins over the generic
+    ones below, e.g. a missing sigma' with m = 1 is also a multiple of G_true);
+    "transposed" (G = G_true^T); "wrong_sign" (G = -G_true); "scaled" (G = c G_true,
+    c != 0, 1, ``factor`` = c); "shape" (shape differs from G_true's and none of the above);
+    "wrong" (anything else; the message and ``worst`` name the worst entry).
     """
     G_true = as_float_array(G_true, "G_true").astype(np.float64, copy=False)
     G = _as_gradient(G, "G")
@@ -122,107 +155,128 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
                          "look for an overflow (e.g. exp of a large number), a division by zero or log(0)",
                          float("inf"))
 
-    def known_mistake(err: float) -> Diagnosis | None:
-        for key, M in mistakes.items():
-            if _same(G, M, tol) and not _same(M, G_true, tol, atol):
-                return Diagnosis(key, _mistake_message(key), err)
-        return None
-
     if G.shape != G_true.shape:
-        T = G_true.T
-        if G.shape == T.shape:
-            err = relative_error(G, T)
-            if err <= tol:
-                return Diagnosis("transposed", f"your gradient is the transpose of the correct one: it has shape "
-                                 f"{G.shape} but a gradient has the shape of its variable, {G_true.shape}", err)
-        found = known_mistake(float("inf"))
-        if found is not None:
-            return found
-        hint, err = "", float("inf")
-        if G.size == G_true.size:
-            err = relative_error(G.reshape(G_true.shape), G_true)
-            if err <= tol:
-                hint = " Its numbers are right: only the shape is wrong (reshape it, e.g. to a column)."
-            elif G.shape == T.shape:
-                hint = (" It has the shape of the transpose, but even transposed it is not correct "
-                        f"(relative error {relative_error(G, T):.2e}).")
-        return Diagnosis("shape", f"your gradient has shape {G.shape} but it must have the shape of the variable, "
-                         f"{G_true.shape}.{hint}", err)
+        return _shape_diagnosis(G, G_true, mistakes, tol, atol)
 
     err = relative_error(G, G_true)
-    if err <= tol:
-        return Diagnosis("correct", f"your gradient is correct (relative error {err:.2e} <= {tol:.0e})", err)
-    if float(np.linalg.norm(G - G_true)) <= atol:
-        return Diagnosis("correct", f"your gradient is correct: it differs from the reference by "
-                         f"{np.linalg.norm(G - G_true):.1e} <= atol = {atol:.1e} (round-off level)", err)
-    if G_true.ndim == 2 and _same(G, G_true.T, tol):
-        return Diagnosis("transposed", "your gradient is the transpose of the correct one: entry (i, j) holds "
-                         "dE/dw_ji; check the order of the outer product (delta x^T, not x delta^T)", err)
+    worst, worst_err = _worst(G, G_true)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != G_true.shape:
+            raise ValueError(f"mask has shape {mask.shape}, expected {G_true.shape}")
+        G, G_true = G * mask, G_true * mask
+        mistakes = {k: M * mask if M.shape == mask.shape else M for k, M in mistakes.items()}
+
+    def verdict(kind: str, message: str, factor: float | None = None) -> Diagnosis:
+        return Diagnosis(kind, message, err, factor, worst=worst, entry_error=worst_err)
+
+    bad = _bad_entries(G, G_true, tol, atol)
+    if not bad.any() and (relative_error(G, G_true) <= tol or float(np.linalg.norm(G - G_true)) <= atol):
+        return verdict("correct", f"your gradient is correct (relative error {err:.2e} <= {tol:.0e}, "
+                       f"worst entry {worst_err:.1e})")
+    for key, M in mistakes.items():
+        if M.shape == G.shape and _same(G, M, tol) and not _bad_entries(G, M, tol, atol).any() \
+                and not _same(M, G_true, tol, atol):
+            return verdict(key, _mistake_message(key))
+    if G_true.ndim == 2 and G.shape[0] == G.shape[1]:
+        m2 = np.ones(G.shape, bool) if mask is None else (mask & mask.T)
+        if _same(G * m2, (G_true.T) * m2, tol):
+            return verdict("transposed", "your gradient is the transpose of the correct one: entry (i, j) "
+                           "holds dE/dw_ji; check the order of the outer product (delta x^T, not x delta^T)")
     norm_true2 = float(np.sum(G_true * G_true))
     if norm_true2 > 0 and np.any(G != 0):
         if _same(G, -G_true, tol):
-            return Diagnosis("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
-                             "descent would climb (look for y - s where s - y belongs, or a minus sign "
-                             "lost in the chain rule)", err)
+            return verdict("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
+                           "descent would climb (look for y - s where s - y belongs, or a minus sign "
+                           "lost in the chain rule)")
         c = float(np.sum(G * G_true)) / norm_true2          # the least-squares factor of G ~ c G_true
         if np.isfinite(c) and c != 0 and _same(G, c * G_true, tol):
-            return Diagnosis("scaled", _scale_message(c, tol), err, c)
-    found = known_mistake(err)
-    if found is not None:
-        return found
+            return verdict("scaled", _scale_message(c, tol), c)
     if not np.any(G != 0):
-        return Diagnosis("wrong", "your gradient is zero everywhere but the correct one is not "
-                         "(is the gradient computed at all, or overwritten?)", err)
+        return verdict("wrong", "your gradient is zero everywhere but the correct one is not "
+                       "(is the gradient computed at all, or overwritten?)")
     if norm_true2 == 0:
-        return Diagnosis("wrong", "the correct gradient is zero here, but yours is not "
-                         f"(largest entry {float(np.max(np.abs(G))):.3g})", err)
-    worst = np.unravel_index(int(np.argmax(np.abs(G - G_true))), G.shape)
-    return Diagnosis("wrong", f"your gradient is wrong (relative error {err:.2e} > {tol:.0e}) and matches no typical "
-                     f"mistake; the largest disagreement is at entry {tuple(int(i) for i in worst)}", err)
+        return verdict("wrong", "the correct gradient is zero here, but yours is not "
+                       f"(largest entry {float(np.max(np.abs(G))):.3g})")
+    idx, g, n = worst
+    n_bad = int(bad.sum())
+    few = f"{n_bad} of {bad.size} entries are wrong; " if n_bad < bad.size else ""
+    return verdict("wrong", f"your gradient is wrong (relative error {err:.2e}, worst entry "
+                   f"{worst_err:.1e} > {tol:.0e}) and matches no typical mistake; {few}the largest "
+                   f"disagreement is at entry {idx}: yours {g:.6g}, correct {n:.6g}")
+
+
+def _shape_diagnosis(G, G_true, mistakes, tol, atol) -> Diagnosis:
+    T = G_true.T
+    if G.shape == T.shape:
+        err = relative_error(G, T)
+        if err <= tol:
+            return Diagnosis("transposed", f"your gradient is the transpose of the correct one: it has shape "
+                             f"{G.shape} but a gradient has the shape of its variable, {G_true.shape}", err)
+    for key, M in mistakes.items():
+        if M.shape == G.shape and _same(G, M, tol):
+            return Diagnosis(key, _mistake_message(key), float("inf"))
+    hint, err = "", float("inf")
+    if G.size == G_true.size:
+        err = relative_error(G.reshape(G_true.shape), G_true)
+        if err <= tol:
+            hint = " Its numbers are right: only the shape is wrong (reshape it, e.g. to a column)."
+        elif G.shape == T.shape:
+            hint = (" It has the shape of the transpose, but even transposed it is not correct "
+                    f"(relative error {relative_error(G, T):.2e}).")
+    return Diagnosis("shape", f"your gradient has shape {G.shape} but it must have the shape of the variable, "
+                     f"{G_true.shape}.{hint}", err)
 
 
 def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[str, np.ndarray] | None = None,
                    h: float = 1e-6, tol: float = 1e-6, atol: float | None = None) -> Diagnosis:
     """Diagnose G as the gradient of the scalar f at A, with G_true from central differences.
 
-    Round-off makes the numerical G_true uncertain by up to about
-    ``noise = 10 eps |f(A)| / h * sqrt(A.size)`` (eps of A's dtype; ``atol`` overrides it),
-    and round-off must never decide the verdict:
+    The comparison is :func:`backprop.checking.compare` (entry by entry, round-off bound
+    noise_ij = 10 eps max|f| / h per entry, ``atol`` overrides it), and round-off or a kink
+    never decides the verdict:
 
-    * if ||G|| and ||G_true|| are both below ``noise`` and the noise is small (<= 1e-6 |f(A)|),
-      the gradient is zero up to round-off and G is "correct";
-    * a failure with ||G - G_true|| <= noise gets kind "inconclusive" (the reference is too noisy
-      to judge: use a larger h, or float64) instead of being reported as a mistake;
-    * when the reference is noisier than ``tol`` (relative), a "wrong" verdict is re-examined: a
-      mistake pattern (transposed, sign, scale, ``mistakes``) matched to within 2 noise / ||G_true||
-      is named.
+    * "correct" — every entry agrees (see :mod:`backprop.checking`), with the worst entry named;
+    * "inconclusive" (``reason`` "kink", "resolution" or "float32") — the reference cannot decide:
+      a kink of f within h of A where G lies between the one-sided slopes, or a gradient below
+      what central differences resolve (a larger h, a scaled E or float64 decides it);
+    * otherwise a mistake, named by :func:`diagnose` on the entries whose reference is reliable,
+      with the tolerance widened to the reference's accuracy (2 noise / ||G_true||); a gradient
+      right in norm but wrong in some entry is "wrong" and the entry is named.
 
-    Otherwise the result is :func:`diagnose` (G, G_true, mistakes=mistakes, tol=tol).
+    Kinds: ``KINDS`` (and the keys of ``mistakes``). Warns (Float32Warning) when A is float32.
     """
     A = as_float_array(A, "A")
-    G_true = numerical_gradient(f, A, h)
-    f0 = abs(float(f(A.copy())))
-    noise = 10 * float(np.finfo(A.dtype).eps) * f0 / h * float(np.sqrt(A.size)) if atol is None else float(atol)
     G_arr = _as_gradient(G, "G")
-    comparable = bool(np.all(np.isfinite(G_arr))) and G_arr.shape == G_true.shape
-    if comparable and noise <= 1e-6 * f0 and float(np.linalg.norm(G_true)) <= noise \
-            and float(np.linalg.norm(G_arr)) <= noise:
-        return Diagnosis("correct", f"your gradient is correct: it is zero up to round-off (norm <= {noise:.1e}), "
-                         "and so is the numerical one", relative_error(G_arr, G_true))
-    d = diagnose(G_arr, G_true, mistakes=mistakes, tol=tol)
-    n_true = float(np.linalg.norm(G_true))
-    if d.kind == "wrong" and n_true > 0 and noise / n_true > tol:
-        # the reference is only good to about noise / ||G_true||: name a pattern within that accuracy
-        d2 = diagnose(G_arr, G_true, mistakes=mistakes, tol=2 * noise / n_true)
-        if d2.kind not in ("correct", "wrong"):
-            d = Diagnosis(d2.kind, d2.message, d.relative_error, d2.factor)
-    if d.kind not in ("correct", "non_finite") and comparable and float(np.linalg.norm(G_arr - G_true)) <= noise:
-        return Diagnosis("inconclusive", f"cannot judge: at step h = {h:g} round-off makes the numerical gradient "
-                         f"uncertain by up to {noise:.1e} (norm), as much as its distance "
-                         f"{np.linalg.norm(G_arr - G_true):.1e} "
-                         "to your gradient; use a larger h (about eps**(1/3) times the size of A's entries) "
-                         "or compute in float64", d.relative_error)
-    return d
+    if A.dtype == np.float32:
+        warnings.warn("checking in float32: central differences resolve only about 3 digits; "
+                      "use h ~ 1e-2 and tol ~ 1e-3, or better cast to float64", Float32Warning,
+                      stacklevel=2)
+    if G_arr.shape != A.shape or not np.all(np.isfinite(G_arr)):
+        return diagnose(G_arr, numerical_gradient(f, A, h), mistakes=mistakes, tol=tol)
+    c = compare(f, A, G_arr, h=h, tol=tol, noise=atol)
+    N = c.numerical
+    worst, entry_err = (c.worst, c.analytic, c.numeric), float(entry_errors(G_arr, N)[c.worst])
+    if c.verdict == "ok":
+        loose = int((c.status == 1).sum())
+        note = f"; {loose} tiny entries agree to within round-off" if loose else ""
+        return Diagnosis("correct", f"your gradient is correct (relative error {c.relative_error:.2e}, "
+                         f"worst entry {c.max_entry_error:.1e} <= {tol:.0e}{note})", c.relative_error,
+                         worst=worst, entry_error=entry_err)
+    if c.verdict == "inconclusive":
+        return Diagnosis("inconclusive", "cannot judge — " + c.explain().split(": ", 1)[1],
+                         c.relative_error, reason=c.reason, worst=worst, entry_error=entry_err)
+    reliable = (c.status != 2) & (c.status != 4)          # kinks: the reference is unreliable
+    n_true = float(np.linalg.norm(N * reliable))
+    noise = float(np.linalg.norm(c.noise * reliable))
+    wide = max(tol, 2 * noise / n_true) if n_true > 0 else tol
+    d = diagnose(G_arr, N, mistakes=mistakes, tol=wide, mask=None if reliable.all() else reliable)
+    if d.kind == "correct":          # right in norm, wrong in an entry the norm hides
+        d = Diagnosis("wrong", f"your gradient is wrong at entry {c.worst}: yours {c.analytic:.6g}, "
+                      f"numerical {c.numeric:.6g} (entry error {entry_err:.1e} > {tol:.0e}), although "
+                      f"the relative error of the whole array is only {c.relative_error:.1e}",
+                      c.relative_error)
+    return Diagnosis(d.kind, d.message, c.relative_error, d.factor, worst=worst, entry_error=entry_err)
 
 
 def seed_mistakes(W, x, y) -> dict[str, np.ndarray]:
