@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float_array", "as_column", "check_same_shape"]
+__all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_activation_input",
+           "refuse_masked", "check_same_shape"]
+
+
+def refuse_masked(a, name: str) -> None:
+    """Raise ``TypeError`` for a numpy masked array (np.asarray would silently drop its mask)."""
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array; its mask would be ignored. Pass a plain array "
+                        f"(e.g. {name}.filled(value) or {name}.compressed())")
 
 
 def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
@@ -18,6 +26,7 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
     purpose with ``.astype(float)``) and ``ValueError`` for empty arrays,
     NaN/inf entries or a wrong number of dimensions.
     """
+    refuse_masked(a, name)
     arr = np.asarray(a)
     if arr.dtype.kind != "f":
         raise TypeError(
@@ -51,6 +60,46 @@ def as_column(x, name: str, length: int | None = None) -> np.ndarray:
     if length is not None and col.shape[0] != length:
         raise ValueError(f"{name} has {col.shape[0]} entries but {length} are needed (got shape {arr.shape})")
     return col
+
+
+def as_strict_column(x, name: str, length: int | None = None) -> np.ndarray:
+    """Return ``x`` if it is a float column of shape (n, 1) (n = ``length`` if given), else raise.
+
+    Unlike :func:`as_column`, a 1-D (n,) vector is refused too: the Jacobian building blocks are
+    stated for columns, and a (n,) or (1, n) input would broadcast into a wrong answer.
+    """
+    arr = as_float_array(x, name)
+    want = f"({length}, 1)" if length is not None else "(n, 1)"
+    if arr.ndim != 2 or arr.shape[1] != 1 or (length is not None and arr.shape[0] != length):
+        raise ValueError(f"{name} must be a column of shape {want}, got shape {arr.shape}")
+    return arr
+
+
+def as_index(i, name: str, size: int) -> int:
+    """Return ``i`` as an int if it is an integer (not bool) with 0 <= i < size; else raise.
+
+    ``TypeError`` for 1.5, "1", True; ``IndexError`` for an integer out of range. Negative indices
+    are refused too (a subscript of the maths runs from 0 to size - 1 here).
+    """
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+        raise TypeError(f"index {name} must be an integer, got {i!r} ({type(i).__name__})")
+    if not 0 <= i < size:
+        raise IndexError(f"index {name} = {i} is out of range: it must satisfy 0 <= {name} < {size}")
+    return int(i)
+
+
+def as_activation_input(v, name: str = "v") -> np.ndarray:
+    """v as a floating-point array for an activation: integers and booleans are promoted to
+    float64 (like numpy's np.exp); complex, object and masked arrays raise ``TypeError``."""
+    if type(v) is np.ndarray and v.dtype.kind == "f":          # the common case, kept cheap
+        return v
+    refuse_masked(v, name)
+    arr = np.asarray(v)
+    if arr.dtype.kind in "biu":
+        return arr.astype(np.float64)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:

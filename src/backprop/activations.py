@@ -3,6 +3,9 @@
 Columns are examples: ``v`` has shape (m,) , (m, 1) or (m, B). Elementwise
 activations act entry by entry; ``softmax`` acts on each column.
 
+Inputs: real arrays; integers and booleans are promoted to float64 (as numpy's np.exp does),
+complex and masked arrays raise ``TypeError``.
+
 Backward rule (a vector-Jacobian product): given ``g = dE/ds`` (shape of s),
 ``vjp(v, s, g)`` returns ``dE/dv`` (shape of v). For an elementwise f this is
 ``f'(v) * g`` (a Hadamard product, i.e. Diag(f'(v)) g); for softmax it is
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from ._checks import as_activation_input
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",
@@ -27,7 +32,7 @@ def sigmoid(v: np.ndarray) -> np.ndarray:
 
     Uses exp(-|v|) <= 1 only: s = 1/(1+z) for v >= 0 and z/(1+z) for v < 0.
     """
-    v = np.asarray(v)
+    v = as_activation_input(v)
     z = np.exp(-np.abs(v))
     s = np.where(v >= 0, 1.0, z)                    # numerators 1 and z (a fresh array) ...
     np.divide(s, 1.0 + z, out=s)                     # ... over one shared denominator, in place
@@ -35,46 +40,53 @@ def sigmoid(v: np.ndarray) -> np.ndarray:
 
 
 def sigmoid_prime(v: np.ndarray) -> np.ndarray:
-    """sigma'(v) = s - s*s with s = sigma(v)."""
-    s = sigmoid(v)
-    return s - s * s
+    """sigma'(v) = sigma(v) sigma(-v) = z / (1 + z)^2 with z = exp(-|v|), accurate for every v.
+
+    Mathematically this is s - s*s, but in floating point s - s*s cancels: for v > 0 the
+    factor 1 - s is computed from s ~ 1 and loses all relative accuracy (it is exactly 0 for
+    v >~ 37 in float64, v >~ 17 in float32). z / (1 + z)^2 has no subtraction at all.
+    """
+    v = as_activation_input(v)
+    z = np.exp(-np.abs(v))
+    one_z = 1.0 + z
+    return (z / (one_z * one_z)).astype(v.dtype, copy=False)
 
 
 def tanh(v: np.ndarray) -> np.ndarray:
     """Hyperbolic tangent."""
-    return np.tanh(v)
+    return np.tanh(as_activation_input(v))
 
 
 def tanh_prime(v: np.ndarray) -> np.ndarray:
     """tanh'(v) = 1 - tanh(v)^2."""
-    t = np.tanh(v)
+    t = np.tanh(as_activation_input(v))
     return 1.0 - t * t
 
 
 def relu(v: np.ndarray) -> np.ndarray:
     """max(v, 0) entry by entry."""
-    return np.maximum(v, 0)
+    return np.maximum(as_activation_input(v), 0)
 
 
 def relu_prime(v: np.ndarray) -> np.ndarray:
     """1 where v > 0, else 0 (the derivative at 0 is taken as 0)."""
-    v = np.asarray(v)
+    v = as_activation_input(v)
     return (v > 0).astype(v.dtype)
 
 
 def identity(v: np.ndarray) -> np.ndarray:
     """f(v) = v."""
-    return np.asarray(v)
+    return as_activation_input(v)
 
 
 def identity_prime(v: np.ndarray) -> np.ndarray:
     """f'(v) = 1."""
-    return np.ones_like(v)
+    return np.ones_like(as_activation_input(v))
 
 
 def log_softmax(v: np.ndarray) -> np.ndarray:
     """log softmax of each column: v - logsumexp(v), stable for large |v|."""
-    v = np.asarray(v)
+    v = as_activation_input(v)
     shifted = v - v.max(axis=0, keepdims=True)
     shifted -= np.log(np.exp(shifted).sum(axis=0, keepdims=True))   # in place: no extra (m, B) array
     return shifted
@@ -82,7 +94,7 @@ def log_softmax(v: np.ndarray) -> np.ndarray:
 
 def softmax(v: np.ndarray) -> np.ndarray:
     """exp(v) / sum(exp(v)) for each column; the max is subtracted first, so no overflow."""
-    v = np.asarray(v)
+    v = as_activation_input(v)
     e = v - v.max(axis=0, keepdims=True)
     np.exp(e, out=e)                                 # in place: same numbers, fewer temporaries
     e /= e.sum(axis=0, keepdims=True)

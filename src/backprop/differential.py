@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_column, as_float_array, check_same_shape
+from ._checks import as_column, as_float_array, check_same_shape, refuse_masked
 from .seed import forward, _shape_like_W
 
 __all__ = ["frobenius", "dv", "ds", "dE_from_ds", "dE", "remainder", "grad_W", "grad_W_hadamard"]
@@ -21,7 +21,11 @@ __all__ = ["frobenius", "dv", "ds", "dE_from_ds", "dE", "remainder", "grad_W", "
 
 def frobenius(A: np.ndarray, B: np.ndarray) -> float:
     """A : B = tr(A^T B) = sum_ij A_ij B_ij (A and B of the same shape)."""
+    refuse_masked(A, "A")
+    refuse_masked(B, "B")
     A, B = np.asarray(A), np.asarray(B)
+    if A.dtype.kind not in "biuf" or B.dtype.kind not in "biuf":
+        raise TypeError(f"A : B needs real arrays, got dtypes {A.dtype} and {B.dtype}")
     if A.shape != B.shape:
         raise ValueError(f"A : B needs equal shapes, got {A.shape} and {B.shape}")
     return float(np.sum(A * B))
@@ -52,7 +56,9 @@ def dE_from_ds(s: np.ndarray, y: np.ndarray, ds: np.ndarray) -> float:
 def dE(W, x, y, dW) -> float:
     """The first-order change dE = G : dW for a small change dW of W (dW has W's shape)."""
     G = grad_W(W, x, y)
-    return frobenius(G, np.asarray(dW))
+    dW = as_float_array(dW, "dW", ndim=2)
+    check_same_shape(np.asarray(W), dW, "W", "dW")
+    return frobenius(G, dW)
 
 
 def remainder(W, x, y, dW) -> float:

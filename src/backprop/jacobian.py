@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, as_strict_column, check_same_shape
 from .seed import forward, _shape_like_W
 
 __all__ = ["dE_ds", "ds_dv", "dv_dW", "unfold", "dv_dvecW", "vec", "grad_W", "grad_W_vec",
@@ -19,19 +19,25 @@ __all__ = ["dE_ds", "ds_dv", "dv_dW", "unfold", "dv_dvecW", "vec", "grad_W", "gr
 
 
 def dE_ds(s: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row (1, m): dE/ds = (s - y)^T for E = 1/2 ||s - y||^2; s, y columns (m, 1)."""
+    """Row (1, m): dE/ds = (s - y)^T for E = 1/2 ||s - y||^2; s, y columns (m, 1) of one shape."""
+    s, y = as_strict_column(s, "s"), as_strict_column(y, "y")
+    check_same_shape(s, y, "s", "y")
     return (s - y).T
 
 
 def ds_dv(s: np.ndarray) -> np.ndarray:
-    """(m, m) Jacobian of s = sigma(v): Diag(s - s*s), diagonal because s_k depends on v_k only."""
+    """(m, m) Jacobian of s = sigma(v): Diag(s - s*s), diagonal because s_k depends on v_k only.
+
+    s: column (m, 1) (rows and 1-D vectors are refused)."""
+    s = as_strict_column(s, "s")
     return np.diag((s - s * s)[:, 0])
 
 
 def dv_dW(x: np.ndarray, m: int) -> np.ndarray:
     """The 3-D Jacobian of v = W x: shape (m, m, n), entry [k, i, j] = delta_ki x_j; x column (n, 1)."""
+    x, m = as_strict_column(x, "x"), _positive_int(m, "m")
     n = x.shape[0]
-    T = np.zeros((m, m, n))
+    T = np.zeros((m, m, n), dtype=x.dtype)
     for k in range(m):
         T[k, k, :] = x[:, 0]          # only the slice i = k is non-zero
     return T
@@ -52,13 +58,23 @@ def unfold(T: np.ndarray, order: str = "C") -> np.ndarray:
 
 
 def vec(A: np.ndarray) -> np.ndarray:
-    """Stack the columns of A (column-major), giving a column (m*n, 1)."""
+    """Stack the columns of A (m, n) (column-major), giving a column (m*n, 1)."""
+    A = as_float_array(A, "A", ndim=2)
     return A.reshape(-1, 1, order="F")
 
 
 def dv_dvecW(x: np.ndarray, m: int) -> np.ndarray:
-    """(m, m*n) Jacobian of v with respect to vec(W): x^T kron I_m (since vec(W x) = (x^T kron I) vec(W))."""
+    """(m, m*n) Jacobian of v with respect to vec(W): x^T kron I_m (since vec(W x) = (x^T kron I) vec(W)).
+
+    x: column (n, 1); m: positive int."""
+    x, m = as_strict_column(x, "x"), _positive_int(m, "m")
     return np.kron(x.T, np.eye(m))
+
+
+def _positive_int(m, name: str) -> int:
+    if isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"{name} must be a positive integer (the number of outputs), got {m!r}")
+    return int(m)
 
 
 def grad_W(W, x, y) -> np.ndarray:

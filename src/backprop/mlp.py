@@ -16,7 +16,7 @@ import numpy as np
 from ._checks import as_float_array
 from .activations import get_activation
 from .losses import (LOSSES, check_probability_targets, cross_entropy_from_logits,
-                     half_squared_error, half_squared_error_grad)
+                     cross_entropy_grad, half_squared_error, half_squared_error_grad)
 
 __all__ = ["MLP"]
 
@@ -74,13 +74,24 @@ class MLP:
 
     # -- checks ---------------------------------------------------------------------------------
     def _params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
+        """``params`` checked: the keys of self.params, each a finite real ndarray (not masked) of
+        the model's dtype and the right shape; None means self.params."""
         if params is None:
             return self.params
-        if set(params) != set(self.params):
-            raise ValueError(f"params must have keys {sorted(self.params)}, got {sorted(params)}")
+        if not isinstance(params, Mapping) or set(params) != set(self.params):
+            keys = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+            raise ValueError(f"params must be a dict with keys {sorted(self.params)}, got {keys}")
         for k, P in params.items():
-            if np.shape(P) != self.params[k].shape:
-                raise ValueError(f"params[{k!r}] has shape {np.shape(P)}, expected {self.params[k].shape}")
+            name, want = f"params[{k!r}]", self.params[k].shape
+            if isinstance(P, np.ma.MaskedArray) or not isinstance(P, np.ndarray):
+                raise TypeError(f"{name} must be a numpy ndarray of shape {want}, got {type(P).__name__}")
+            if P.dtype != self.dtype:
+                raise TypeError(f"{name} has dtype {P.dtype}, but the model computes in {self.dtype} "
+                                f"(shape {want}); convert it, e.g. {name}.astype(np.{self.dtype})")
+            if P.shape != want:
+                raise ValueError(f"{name} has shape {P.shape}, expected {want}")
+            if not np.isfinite(P).all():
+                raise ValueError(f"{name} (shape {P.shape}) contains NaN or infinite values")
         return params
 
     def _X(self, X) -> np.ndarray:
@@ -141,8 +152,7 @@ class MLP:
         Y = self._Y(Y, B)
         E = self._loss(xs, vs, Y)
         if self.loss_name == "cross_entropy":
-            Delta = xs[-1] - Y
-            Delta /= B                          # in place: the same numbers as (X_L - Y) / B
+            Delta = cross_entropy_grad(xs[-1], Y, self.output.name)   # (X_L - Y) / B for one-hot Y
         else:
             Delta = self.output.vjp(vs[-1], xs[-1], half_squared_error_grad(xs[-1], Y))
         grads: dict[str, np.ndarray] = {}

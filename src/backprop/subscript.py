@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_index
 from .seed import Forward, forward, _shape_like_W
 
 __all__ = ["dv_dw", "dE_dw", "chain_terms", "grad_W", "grad_W_einsum"]
 
 
 def dv_dw(f: Forward, k: int, i: int, j: int) -> float:
-    """dv_k/dw_ij = delta_ki * x_j (Kronecker delta)."""
+    """dv_k/dw_ij = delta_ki * x_j (Kronecker delta); k, i < m and j < n are integers."""
+    if not isinstance(f, Forward):
+        raise TypeError(f"f must be the Forward of seed.forward(W, x, y), got {type(f).__name__}")
+    m, n = f.s.shape[0], f.x.shape[0]
+    return _dv_dw(f, as_index(k, "k", m), as_index(i, "i", m), as_index(j, "j", n))
+
+
+def _dv_dw(f: Forward, k: int, i: int, j: int) -> float:
     return float(f.x[j, 0]) if k == i else 0.0
 
 
@@ -27,9 +35,17 @@ def dE_dw(W, x, y, i: int, j: int) -> float:
     """One entry dE/dw_ij, summing the chain rule over every v_k (the delta removes all k != i)."""
     f = forward(W, x, y)
     m, n = np.shape(W)
+    return _dE_dw(f, *_ij(i, j, m, n))
+
+
+def _ij(i, j, m: int, n: int) -> tuple[int, int]:
+    """(i, j) as ints: integers (TypeError otherwise, e.g. 1.5 or True) inside W (m, n) (IndexError)."""
+    for name, k in (("i", i), ("j", j)):
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"index {name} must be an integer, got {k!r} ({type(k).__name__})")
     if not (0 <= i < m and 0 <= j < n):
         raise IndexError(f"(i, j) = ({i}, {j}) is outside W of shape {(m, n)}")
-    return _dE_dw(f, i, j)
+    return int(i), int(j)
 
 
 def _dE_dw(f: Forward, i: int, j: int) -> float:
@@ -37,7 +53,7 @@ def _dE_dw(f: Forward, i: int, j: int) -> float:
     for k in range(f.s.shape[0]):
         dE_ds_k = f.s[k, 0] - f.y[k, 0]
         ds_dv_k = f.s[k, 0] - f.s[k, 0] ** 2          # sigma'(v_k) = s_k - s_k^2
-        total += dE_ds_k * ds_dv_k * dv_dw(f, k, i, j)
+        total += dE_ds_k * ds_dv_k * _dv_dw(f, k, i, j)
     return float(total)
 
 
@@ -69,7 +85,6 @@ def chain_terms(W, x, y, i: int, j: int) -> np.ndarray:
     """
     f = forward(W, x, y)
     m, n = np.shape(W)
-    if not (0 <= i < m and 0 <= j < n):
-        raise IndexError(f"(i, j) = ({i}, {j}) is outside W of shape {(m, n)}")
+    i, j = _ij(i, j, m, n)
     s, r = f.s[:, 0], (f.s - f.y)[:, 0]
-    return np.array([r[k] * (s[k] - s[k] ** 2) * dv_dw(f, k, i, j) for k in range(m)])
+    return np.array([r[k] * (s[k] - s[k] ** 2) * _dv_dw(f, k, i, j) for k in range(m)])
