@@ -50,3 +50,140 @@ def test_forward_and_central_difference_error_orders():
     with pytest.raises(ValueError, match="scheme"):
         numerical_gradient(f, A, scheme="sideways")
     np.testing.assert_array_equal(A, [[0.3, -0.7], [1.1, 0.2]])
+
+
+# -- verdicts at the edges (issue 12) ------------------------------------------------------------
+import warnings  # noqa: E402
+
+import backprop  # noqa: E402
+from backprop import activations, differential, seed  # noqa: E402
+from backprop.checking import Float32Warning, compare, entry_errors, gradcheck  # noqa: E402
+from backprop.diagnose import check_gradient, seed_mistakes  # noqa: E402
+
+
+def relu_net(v0=3e-7):
+    """E(W) = 1/2 ||V2 relu(W x) - t||^2 with the first pre-activation at v0 (a kink within h)."""
+    rng = np.random.default_rng(0)
+    W, x = rng.standard_normal((3, 4)), rng.standard_normal((4, 1))
+    t, V2 = rng.standard_normal((2, 1)), rng.standard_normal((2, 3))
+    W[0, 0] -= ((W @ x)[0, 0] - v0) / x[0, 0]
+    E = lambda W: 0.5 * float(np.sum((V2 @ np.maximum(W @ x, 0) - t) ** 2))
+
+    def G(A):
+        v = A @ x
+        return ((V2.T @ (V2 @ np.maximum(v, 0) - t)) * (v > 0)) @ x.T
+    return E, W, G(W)
+
+
+def test_a_kink_within_h_is_inconclusive_not_a_mismatch():
+    E, W, G = relu_net()
+    assert relative_error(G, numerical_gradient(E, W)) > 1e-2             # the old check: a false alarm
+    d = check_gradient(E, W, G)
+    assert (d.kind, d.reason) == ("inconclusive", "kink") and "kink" in d.message
+    report = gradcheck(E, W, G)
+    assert not report and report.inconclusive == ["W"] and "INCONCLUSIVE" in str(report)
+    # real mistakes are still named: the entries away from the kink decide
+    assert check_gradient(E, W, -G).kind == "wrong_sign"
+    assert check_gradient(E, W, 2 * G).kind == "scaled"
+    assert gradcheck(E, W, -G).verdicts == {"W": "mismatch"}
+    # moved off the kink (v0 = 1e-3 >> h), the same code is checked and passes
+    E2, W2, G2 = relu_net(1e-3)
+    assert check_gradient(E2, W2, G2).kind == "correct" and gradcheck(E2, W2, G2).ok
+
+
+def test_a_kink_of_max_is_inconclusive():
+    A = np.array([[1.0, 1.0 + 2e-7, -0.5]])
+    f = lambda M: float(np.max(M))
+    G = np.array([[0.0, 1.0, 0.0]])
+    assert check_gradient(f, A, G).reason == "kink"
+    assert check_gradient(f, A, np.array([[0.0, 5.0, 0.0]])).kind in ("wrong", "scaled")
+
+
+def saturated():
+    """A seed network with every |v| = 23: ||G|| ~ 3e-10, below what h = 1e-6 resolves."""
+    _, x, y = seed.example()
+    v = 23.0 * np.sign(np.random.default_rng(0).standard_normal((5, 1)))
+    W = v @ x.T / float((x.T @ x)[0, 0])
+    return W, (lambda W: seed.E(W, x, y)), differential.grad_W(W, x, y)
+
+
+def test_a_gradient_below_resolution_is_never_judged_correct():
+    W, E, G = saturated()
+    assert np.linalg.norm(G) < 1e-9
+    for wrong in (-G, 0 * G, 10 * G):
+        d = check_gradient(E, W, wrong)
+        assert (d.kind, d.reason) == ("inconclusive", "resolution"), d
+        assert gradcheck(E, W, wrong).verdicts == {"W": "inconclusive"}
+    # a larger step resolves it: the mistakes are named, and the right gradient passes a tol it can decide
+    assert check_gradient(E, W, -G, h=1e-2).kind == "wrong_sign"
+    assert check_gradient(E, W, 10 * G, h=1e-2).factor == pytest.approx(10, rel=1e-3)
+    assert check_gradient(E, W, 0 * G, h=1e-2).kind == "wrong"
+    assert check_gradient(E, W, G, h=1e-2, tol=1e-2).kind == "correct"
+
+
+def test_one_bad_entry_is_found_and_named():
+    W, x, y = seed.example()
+    E = lambda W: 1e4 * seed.E(W, x, y)
+    G = 1e4 * differential.grad_W(W, x, y)
+    i = np.unravel_index(np.argmin(np.abs(G)), G.shape)
+    bad = G.copy()
+    bad[i] *= 2
+    assert relative_error(bad, G) < 1e-2                                  # the norm hides it ...
+    report = gradcheck(E, W, bad, tol=1e-2)
+    c = report.comparisons["W"]
+    assert not report and c.worst == tuple(int(k) for k in i)             # ... the entries do not
+    assert c.analytic == pytest.approx(bad[i]) and c.numeric == pytest.approx(G[i], rel=1e-6)
+    d = check_gradient(E, W, bad, tol=1e-2)
+    assert d.kind == "wrong" and str(tuple(int(k) for k in i)) in d.message and d.worst[0] == c.worst
+    assert entry_errors(bad, G)[i] == pytest.approx(1 / 3)
+
+
+def test_missing_sigma_prime_is_named_when_m_is_1():
+    rng = np.random.default_rng(4)
+    W, x, y = rng.standard_normal((1, 4)), rng.standard_normal((4, 1)), np.array([[0.3]])
+    M = seed_mistakes(W, x, y)
+    d = check_gradient(lambda A: seed.E(A, x, y), W, M["missing_activation_derivative"], mistakes=M)
+    assert d.kind == "missing_activation_derivative"        # although it is also a multiple of G
+
+
+def test_vector_valued_functions_are_checked_through_a_random_upstream_gradient():
+    """A normalisation z = a / sum(a): an error that keeps sum(z) is invisible to an all-ones sum."""
+    a = np.random.default_rng(1).uniform(1, 2, size=(4, 1))
+    f = lambda A: A / A.sum()
+    J = (np.eye(4) - f(a) @ np.ones((1, 4))) / a.sum()                    # dz/da, (4, 4)
+    J_wrong = J + 0.1 * (np.eye(4) - 0.25)                                 # columns still sum to 0
+    ones = lambda A: float(f(A).sum())
+    assert np.abs(np.ones((1, 4)) @ (J_wrong - J)).max() < 1e-15      # the all-ones sum is blind to it
+    assert np.abs(numerical_gradient(ones, a)).max() < 1e-9
+    assert gradcheck(f, a, J[:, None, :, None].reshape(4, 1, 4, 1)).ok
+    assert not gradcheck(f, a, J_wrong.reshape(4, 1, 4, 1))
+    vjp = lambda u: (u.T @ J).T
+    assert gradcheck(f, a, vjp).ok and not gradcheck(f, a, lambda u: (u.T @ J_wrong).T)
+
+
+def test_float32_checks_warn():
+    W, x, y = (np.asarray(a, dtype=np.float32) for a in seed.example())
+    G = differential.grad_W(W, x, y)
+    with pytest.warns(Float32Warning):
+        report = gradcheck(lambda W: seed.E(W, x, y), W, G)
+    assert report.comparisons["W"].reason == "float32"
+    with pytest.warns(Float32Warning):
+        assert gradcheck(lambda W: seed.E(W, x, y), W, G, h=1e-2, tol=1e-3).ok
+
+
+def test_report_labels_the_parameter_by_its_name():
+    W, x, y = seed.example()
+    G = differential.grad_W(W, x, y)
+    assert list(gradcheck(lambda W: seed.E(W, x, y), W, G).errors) == ["W"]
+    assert list(gradcheck(lambda A: seed.E(A, x, y), W, G, name="W").errors) == ["W"]
+    assert str(gradcheck(lambda A: seed.E(A, x, y), W, G, name="W")).splitlines()[2].startswith("W ")
+    assert all(len(line) <= 80 for line in str(gradcheck(*relu_net()[:2], relu_net()[2])).splitlines()[:3])
+
+
+def test_compare_does_not_modify_its_inputs():
+    E, W, G = relu_net()
+    W0, G0 = W.copy(), G.copy()
+    compare(E, W, G)
+    check_gradient(E, W, G)
+    np.testing.assert_array_equal(W, W0)
+    np.testing.assert_array_equal(G, G0)

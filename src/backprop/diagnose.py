@@ -90,6 +90,11 @@ def _same(G: np.ndarray, M: np.ndarray, tol: float, atol: float = 0.0) -> bool:
     return G.shape == M.shape and (relative_error(G, M) <= tol or float(np.linalg.norm(G - M)) <= atol)
 
 
+def _matches(G: np.ndarray, M: np.ndarray, tol: float, atol: float) -> bool:
+    """G equals the pattern M: in norm and entry by entry."""
+    return _same(G, M, tol) and not _bad_entries(G, M, tol, atol).any()
+
+
 def _bad_entries(G: np.ndarray, G_true: np.ndarray, tol: float, atol: float) -> np.ndarray:
     """Entries whose disagreement exceeds tol relative to the entry (and round-off of the array)."""
     floor = 1e3 * float(np.finfo(np.float64).eps) * float(np.abs(G_true).max(initial=0.0)) + atol
@@ -175,22 +180,21 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
         return verdict("correct", f"your gradient is correct (relative error {err:.2e} <= {tol:.0e}, "
                        f"worst entry {worst_err:.1e})")
     for key, M in mistakes.items():
-        if M.shape == G.shape and _same(G, M, tol) and not _bad_entries(G, M, tol, atol).any() \
-                and not _same(M, G_true, tol, atol):
+        if M.shape == G.shape and _matches(G, M, tol, atol) and not _same(M, G_true, tol, atol):
             return verdict(key, _mistake_message(key))
     if G_true.ndim == 2 and G.shape[0] == G.shape[1]:
         m2 = np.ones(G.shape, bool) if mask is None else (mask & mask.T)
-        if _same(G * m2, (G_true.T) * m2, tol):
+        if _matches(G * m2, G_true.T * m2, tol, atol):
             return verdict("transposed", "your gradient is the transpose of the correct one: entry (i, j) "
                            "holds dE/dw_ji; check the order of the outer product (delta x^T, not x delta^T)")
     norm_true2 = float(np.sum(G_true * G_true))
     if norm_true2 > 0 and np.any(G != 0):
-        if _same(G, -G_true, tol):
+        if _matches(G, -G_true, tol, atol):
             return verdict("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
                            "descent would climb (look for y - s where s - y belongs, or a minus sign "
                            "lost in the chain rule)")
         c = float(np.sum(G * G_true)) / norm_true2          # the least-squares factor of G ~ c G_true
-        if np.isfinite(c) and c != 0 and _same(G, c * G_true, tol):
+        if np.isfinite(c) and c != 0 and _matches(G, c * G_true, tol, atol):
             return verdict("scaled", _scale_message(c, tol), c)
     if not np.any(G != 0):
         return verdict("wrong", "your gradient is zero everywhere but the correct one is not "
@@ -270,7 +274,8 @@ def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[
     n_true = float(np.linalg.norm(N * reliable))
     noise = float(np.linalg.norm(c.noise * reliable))
     wide = max(tol, 2 * noise / n_true) if n_true > 0 else tol
-    d = diagnose(G_arr, N, mistakes=mistakes, tol=wide, mask=None if reliable.all() else reliable)
+    d = diagnose(G_arr, N, mistakes=mistakes, tol=wide, atol=2 * float(c.noise.max()),
+                 mask=None if reliable.all() else reliable)
     if d.kind == "correct":          # right in norm, wrong in an entry the norm hides
         d = Diagnosis("wrong", f"your gradient is wrong at entry {c.worst}: yours {c.analytic:.6g}, "
                       f"numerical {c.numeric:.6g} (entry error {entry_err:.1e} > {tol:.0e}), although "
