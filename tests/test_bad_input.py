@@ -126,3 +126,97 @@ def test_sigmoid_cross_entropy_is_stable():
         warnings.simplefilter("error")
         E = net.loss(np.ones((1, 1)), np.array([[0.0], [1.0]]))
     assert E == pytest.approx(2e3)
+
+
+# -- the silent wrong answers found by the independent review (issue 12) -------------------------
+
+def test_integer_input_to_activations_is_promoted_like_numpy():
+    v = np.arange(-3, 4)
+    np.testing.assert_allclose(sigmoid(v), 1 / (1 + np.exp(-v.astype(float))), rtol=1e-15)
+    assert sigmoid(v).dtype == np.float64 and backprop.activations.relu(v).dtype == np.float64
+    np.testing.assert_allclose(softmax(np.array([[1], [2], [3]])), softmax(np.array([[1.0], [2.0], [3.0]])))
+    with pytest.raises(TypeError, match="real"):
+        sigmoid(np.array([1 + 2j]))
+
+
+def test_jacobian_blocks_accept_only_columns():
+    s, y = np.full((5, 1), 0.3), np.full((5,), 0.1)
+    with pytest.raises(ValueError, match=r"y must be a column of shape \(n, 1\), got shape \(5,\)"):
+        jacobian.dE_ds(s, y)
+    with pytest.raises(ValueError, match=r"\(5, 1\).*\(4, 1\)"):
+        jacobian.dE_ds(s, np.ones((4, 1)))
+    with pytest.raises(ValueError, match=r"s must be a column.*\(1, 5\)"):
+        jacobian.ds_dv(s.T)
+    for f in (jacobian.dv_dW, jacobian.dv_dvecW):
+        with pytest.raises(ValueError, match=r"x must be a column.*\(1, 4\)"):
+            f(np.ones((1, 4)), 5)
+        with pytest.raises(ValueError, match="m must be a positive integer"):
+            f(np.ones((4, 1)), 2.5)
+    with pytest.raises(TypeError, match="dtype int"):
+        jacobian.ds_dv(np.ones((5, 1), dtype=int))
+
+
+def test_mlp_params_must_be_finite_real_arrays_of_the_models_dtype():
+    net = backprop.MLP([3, 4, 2])
+    X, Y = np.ones((3, 2)), np.full((2, 2), 0.5)
+    for bad, err, msg in [(np.nan, ValueError, r"params\['W1'\] \(shape \(4, 3\)\) contains NaN"),
+                          (1j, TypeError, r"params\['W1'\] has dtype complex128.*float64"),
+                          (np.float16(1), TypeError, "dtype float16"),
+                          (np.float32(1), TypeError, "dtype float32")]:
+        W1 = net.params["W1"] + bad if isinstance(bad, (float, complex)) else net.params["W1"].astype(type(bad))
+        for call in (net.loss, net.gradients):
+            with pytest.raises(err, match=msg):
+                call(X, Y, params={**net.params, "W1": W1})
+    with pytest.raises(TypeError, match="masked"):
+        net.loss(X, Y, params={**net.params, "W1": np.ma.masked_array(net.params["W1"])})
+    with pytest.raises(ValueError, match=r"shape \(3, 4\), expected \(4, 3\)"):
+        net.loss(X, Y, params={**net.params, "W1": net.params["W1"].T})
+    net32 = backprop.MLP([3, 4, 2], dtype=np.float32)
+    with pytest.raises(TypeError, match="float32"):
+        net32.loss(X, Y, params={k: P.astype(np.float64) for k, P in net32.params.items()})
+
+
+def test_masked_arrays_are_refused_everywhere():
+    W, x, y = example()
+    Wm = np.ma.masked_array(W, mask=np.zeros_like(W, dtype=bool))
+    for f in (differential.grad_W, jacobian.grad_W, subscript.grad_W):
+        with pytest.raises(TypeError, match="masked"):
+            f(Wm, x, y)
+    with pytest.raises(TypeError, match="masked"):
+        differential.frobenius(Wm, W)
+
+
+def test_indices_must_be_integers_in_range():
+    W, x, y = example()
+    for i, j in [(1.5, 0), (0, 1.0), (True, 0), ("1", 0)]:
+        with pytest.raises(TypeError, match="must be an integer"):
+            subscript.dE_dw(W, x, y, i, j)
+        with pytest.raises(TypeError, match="must be an integer"):
+            subscript.chain_terms(W, x, y, i, j)
+    with pytest.raises(IndexError, match=r"\(-1, 0\)"):
+        subscript.dE_dw(W, x, y, -1, 0)
+    f = backprop.seed.forward(W, x, y)
+    with pytest.raises(IndexError, match="k = 5"):
+        subscript.dv_dw(f, 5, 0, 0)
+    assert subscript.dE_dw(W, x, y, np.int64(1), 2) == subscript.dE_dw(W, x, y, 1, 2)
+
+
+def test_differential_dE_checks_dW():
+    W, x, y = example()
+    with pytest.raises(ValueError, match=r"W has shape \(5, 4\) but dW has shape \(4, 5\)"):
+        differential.dE(W, x, y, W.T)
+    with pytest.raises(ValueError, match=r"dW must be 2-D"):
+        differential.dE(W, x, y, W.ravel())
+    with pytest.raises(TypeError, match="dW"):
+        differential.dE(W, x, y, np.ones((5, 4), dtype=int))
+    with pytest.raises(ValueError, match="dW contains NaN"):
+        differential.dE(W, x, y, np.full((5, 4), np.nan))
+
+
+def test_losses_check_shapes():
+    from backprop import losses
+    S = np.full((3, 2), 0.5)
+    with pytest.raises(ValueError, match=r"\(3, 2\).*\(2, 3\)"):
+        losses.half_squared_error(S, S.T)
+    with pytest.raises(TypeError, match="2-D"):
+        losses.half_squared_error(S[:, 0], S[:, 0])

@@ -84,7 +84,8 @@ class MLP:
         for k, P in params.items():
             name, want = f"params[{k!r}]", self.params[k].shape
             if isinstance(P, np.ma.MaskedArray) or not isinstance(P, np.ndarray):
-                raise TypeError(f"{name} must be a numpy ndarray of shape {want}, got {type(P).__name__}")
+                what = "a masked array" if isinstance(P, np.ma.MaskedArray) else type(P).__name__
+                raise TypeError(f"{name} must be a plain numpy ndarray of shape {want}, got {what}")
             if P.dtype != self.dtype:
                 raise TypeError(f"{name} has dtype {P.dtype}, but the model computes in {self.dtype} "
                                 f"(shape {want}); convert it, e.g. {name}.astype(np.{self.dtype})")
