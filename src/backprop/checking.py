@@ -142,21 +142,24 @@ class Comparison:
 
     def explain(self) -> str:
         """One sentence on the verdict, naming the worst entry."""
+        return f"{self.name}: {self.verdict} — {self.why()}"
+
+    def why(self) -> str:
+        """The reason for the verdict, with the worst entry (index, analytic and numeric value)."""
         at = f"entry {self.worst}: analytic {self.analytic:.6g}, numeric {self.numeric:.6g}"
         if self.verdict == "ok":
-            return f"{self.name}: ok (worst {at})"
+            return f"every entry agrees; the worst is {at}"
         if self.verdict == "mismatch":
-            return f"{self.name}: MISMATCH at {at}"
+            return f"the gradient disagrees with the differences at {at}"
         if self.reason == "kink":
-            return (f"{self.name}: inconclusive, a kink within h = {self.h:g} at {at} "
-                    "(the gradient lies between the one-sided slopes; move A off the kink "
-                    "or use one-sided differences)")
+            return (f"a kink of E within h = {self.h:g} at {at} (the gradient lies between the "
+                    f"one-sided slopes); move {self.name} off the kink or use one-sided differences")
         what = "float32 round-off" if self.reason == "float32" else "round-off"
         n_N, n_noise = float(np.linalg.norm(self.numerical)), float(np.linalg.norm(self.noise))
         good = f"; it resolves about {n_noise / n_N:.0e} relative" if n_N > n_noise else ""
-        return (f"{self.name}: inconclusive, the gradient (norm {n_N:.1e}) is below what central "
-                f"differences resolve at h = {self.h:g} ({what} {n_noise:.1e}{good}); use a "
-                "larger h, scale E up, float64, or a tol the reference can decide")
+        return (f"the gradient (norm {n_N:.1e}) is below what central differences resolve at "
+                f"h = {self.h:g} ({what} {n_noise:.1e}{good}); use a larger h, scale E up, "
+                "float64, or a tol the reference can decide")
 
 
 def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: float = 1e-6,

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._checks import as_float_array
 from .activations import sigmoid
-from .checking import Float32Warning, compare, entry_errors, numerical_gradient, relative_error
+from .checking import Float32Warning, _first_parameter, compare, entry_errors, numerical_gradient, relative_error
 from .seed import forward
 
 __all__ = ["Diagnosis", "KINDS", "diagnose", "check_gradient", "seed_mistakes", "MISTAKE_EXPLANATIONS"]
@@ -258,7 +258,7 @@ def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[
                       stacklevel=2)
     if G_arr.shape != A.shape or not np.all(np.isfinite(G_arr)):
         return diagnose(G_arr, numerical_gradient(f, A, h), mistakes=mistakes, tol=tol)
-    c = compare(f, A, G_arr, h=h, tol=tol, noise=atol)
+    c = compare(f, A, G_arr, h=h, tol=tol, noise=atol, name=_first_parameter(f))
     N = c.numerical
     worst, entry_err = (c.worst, c.analytic, c.numeric), float(entry_errors(G_arr, N)[c.worst])
     if c.verdict == "ok":
@@ -268,7 +268,7 @@ def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[
                          f"worst entry {c.max_entry_error:.1e} <= {tol:.0e}{note})", c.relative_error,
                          worst=worst, entry_error=entry_err)
     if c.verdict == "inconclusive":
-        return Diagnosis("inconclusive", "cannot judge — " + c.explain().split(": ", 1)[1],
+        return Diagnosis("inconclusive", "cannot judge: " + c.why(),
                          c.relative_error, reason=c.reason, worst=worst, entry_error=entry_err)
     reliable = (c.status != 2) & (c.status != 4)          # kinks: the reference is unreliable
     n_true = float(np.linalg.norm(N * reliable))
