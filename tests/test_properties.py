@@ -29,7 +29,7 @@ def any_array():
 
 ELEMENTWISE = {
     "sigmoid": (activations.sigmoid, lambda v: 1 / (1 + np.exp(-v))),
-    "sigmoid_prime": (activations.sigmoid_prime, lambda v: np.exp(-v) / (1 + np.exp(-v)) ** 2),
+    "sigmoid_prime": (activations.sigmoid_prime, lambda v: np.exp(-abs(v)) / (1 + np.exp(-abs(v))) ** 2),
     "tanh": (activations.tanh, np.tanh),
     "relu": (activations.relu, lambda v: np.maximum(v, 0.0)),
     "relu_prime": (activations.relu_prime, lambda v: (v > 0).astype(float)),
