@@ -187,3 +187,12 @@ def test_compare_does_not_modify_its_inputs():
     check_gradient(E, W, G)
     np.testing.assert_array_equal(W, W0)
     np.testing.assert_array_equal(G, G0)
+
+
+def test_a_non_finite_gradient_is_a_mismatch_naming_the_entry():
+    W, x, y = seed.example()
+    G = differential.grad_W(W, x, y)
+    G[3, 2] = np.nan
+    report = gradcheck(lambda W: seed.E(W, x, y), W, G)
+    assert report.verdicts == {"W": "mismatch"} and report.comparisons["W"].worst == (3, 2)
+    assert check_gradient(lambda W: seed.E(W, x, y), W, G).kind == "non_finite"

@@ -180,9 +180,14 @@ def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: flo
     if G.shape != A.shape:
         raise ValueError(f"the gradient of {name} has shape {G.shape} but {name} has shape {A.shape}; "
                          "a gradient has the shape of its variable")
-    if not np.all(np.isfinite(G)):
-        raise ValueError(f"the gradient of {name} contains NaN or infinite values")
     G = G.astype(np.float64)
+    if not np.all(np.isfinite(G)):                       # a mismatch, whatever the reference
+        N = numerical_gradient(f, A, h)
+        bad = ~np.isfinite(G)
+        worst = tuple(int(i) for i in np.argwhere(bad)[0]) if A.shape else ()
+        return Comparison(name, "mismatch", None, float("inf"), float("inf"), worst,
+                          float(G[worst]), float(N[worst]), N, np.where(bad, 3, 0),
+                          np.zeros(A.shape), float(h), float(tol))
     eps = float(np.finfo(A.dtype).eps)
     f0 = _scalar(f(A))
     N, noise_ij = np.zeros(A.shape), np.zeros(A.shape)
@@ -300,11 +305,12 @@ class GradcheckReport:
 
 
 def _first_parameter(f) -> str:
+    """The name of f's first parameter (``lambda W: ...`` -> "W"), else "A"."""
     try:
         params = list(inspect.signature(f).parameters)
     except (TypeError, ValueError):
         return "A"
-    return params[0] if params and params[0].isidentifier() and len(params[0]) <= 6 else "A"
+    return params[0] if params and params[0].isidentifier() else "A"
 
 
 def _upstream(f, params, grads, seed: int):

@@ -11,7 +11,7 @@ differences). Typical mistakes leave a recognisable trace:
 "Equals" means a relative error ||G - M|| / (||G|| + ||M||) <= tol (and, for "correct", no
 entry off by more than tol relative to itself), so round-off never matters. "correct" is tested
 first: a right gradient is never reported as a mistake, even when G_true is symmetric or zero;
-the supplied exact mistakes come next, before the generic transposed / sign / scale patterns.
+the supplied exact mistakes are tested after transposed and sign but before "scaled".
 :func:`check_gradient` adds "inconclusive" wherever finite differences cannot decide.
 """
 from __future__ import annotations
@@ -141,10 +141,9 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
     out entries whose reference is undecidable, e.g. at a kink).
 
     Kinds, tested in this order (:func:`check_gradient` adds "inconclusive"): "non_finite"
-    (G has NaN/inf); "correct"; a key of ``mistakes`` (an exact pattern wins over the generic
-    ones below, e.g. a missing sigma' with m = 1 is also a multiple of G_true);
-    "transposed" (G = G_true^T); "wrong_sign" (G = -G_true); "scaled" (G = c G_true,
-    c != 0, 1, ``factor`` = c); "shape" (shape differs from G_true's and none of the above);
+    (G has NaN/inf); "correct"; "transposed" (G = G_true^T); "wrong_sign" (G = -G_true);
+    a key of ``mistakes`` (an exact pattern wins over "scaled": e.g. a missing sigma' with
+    m = 1 is also a multiple of G_true); "scaled" (G = c G_true, c != 0, 1, ``factor`` = c); "shape" (shape differs from G_true's and none of the above);
     "wrong" (anything else; the message and ``worst`` name the worst entry).
     """
     G_true = as_float_array(G_true, "G_true").astype(np.float64, copy=False)
@@ -179,20 +178,20 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
     if not bad.any() and (relative_error(G, G_true) <= tol or float(np.linalg.norm(G - G_true)) <= atol):
         return verdict("correct", f"your gradient is correct (relative error {err:.2e} <= {tol:.0e}, "
                        f"worst entry {worst_err:.1e})")
-    for key, M in mistakes.items():
-        if M.shape == G.shape and _matches(G, M, tol, atol) and not _same(M, G_true, tol, atol):
-            return verdict(key, _mistake_message(key))
     if G_true.ndim == 2 and G.shape[0] == G.shape[1]:
         m2 = np.ones(G.shape, bool) if mask is None else (mask & mask.T)
         if _matches(G * m2, G_true.T * m2, tol, atol):
             return verdict("transposed", "your gradient is the transpose of the correct one: entry (i, j) "
                            "holds dE/dw_ji; check the order of the outer product (delta x^T, not x delta^T)")
     norm_true2 = float(np.sum(G_true * G_true))
+    if norm_true2 > 0 and np.any(G != 0) and _matches(G, -G_true, tol, atol):
+        return verdict("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
+                       "descent would climb (look for y - s where s - y belongs, or a minus sign "
+                       "lost in the chain rule)")
+    for key, M in mistakes.items():
+        if M.shape == G.shape and _matches(G, M, tol, atol) and not _same(M, G_true, tol, atol):
+            return verdict(key, _mistake_message(key))
     if norm_true2 > 0 and np.any(G != 0):
-        if _matches(G, -G_true, tol, atol):
-            return verdict("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
-                           "descent would climb (look for y - s where s - y belongs, or a minus sign "
-                           "lost in the chain rule)")
         c = float(np.sum(G * G_true)) / norm_true2          # the least-squares factor of G ~ c G_true
         if np.isfinite(c) and c != 0 and _matches(G, c * G_true, tol, atol):
             return verdict("scaled", _scale_message(c, tol), c)
