@@ -7,6 +7,7 @@ does arithmetic, and names the shapes in the error message.
 from __future__ import annotations
 
 import numpy as np
+from numpy.ma import MaskedArray
 
 __all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_activation_input",
            "refuse_masked", "check_same_shape"]
@@ -14,7 +15,7 @@ __all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_ac
 
 def refuse_masked(a, name: str) -> None:
     """Raise ``TypeError`` for a numpy masked array (np.asarray would silently drop its mask)."""
-    if isinstance(a, np.ma.MaskedArray):
+    if isinstance(a, MaskedArray):
         raise TypeError(f"{name} is a masked array; its mask would be ignored. Pass a plain array "
                         f"(e.g. {name}.filled(value) or {name}.compressed())")
 
@@ -26,7 +27,8 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
     purpose with ``.astype(float)``) and ``ValueError`` for empty arrays,
     NaN/inf entries or a wrong number of dimensions.
     """
-    refuse_masked(a, name)
+    if type(a) is not np.ndarray:
+        refuse_masked(a, name)
     arr = np.asarray(a)
     if arr.dtype.kind != "f":
         raise TypeError(

@@ -32,7 +32,8 @@ def sigmoid(v: np.ndarray) -> np.ndarray:
 
     Uses exp(-|v|) <= 1 only: s = 1/(1+z) for v >= 0 and z/(1+z) for v < 0.
     """
-    v = as_activation_input(v)
+    if type(v) is not np.ndarray or v.dtype.kind != "f":
+        v = as_activation_input(v)
     z = np.exp(-np.abs(v))
     s = np.where(v >= 0, 1.0, z)                    # numerators 1 and z (a fresh array) ...
     np.divide(s, 1.0 + z, out=s)                     # ... over one shared denominator, in place

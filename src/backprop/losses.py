@@ -60,13 +60,17 @@ def cross_entropy_grad(S: np.ndarray, Y: np.ndarray, output: str) -> np.ndarray:
     S, Y = _pair(S, Y, "S")
     if output not in ("softmax", "sigmoid"):
         raise ValueError(f"cross_entropy is fused with a softmax or sigmoid output, not {output!r}")
-    B = S.shape[1]
+    return _cross_entropy_grad(S, Y, output)
+
+
+def _cross_entropy_grad(S: np.ndarray, Y: np.ndarray, output: str) -> np.ndarray:
+    """:func:`cross_entropy_grad` for arrays already checked (used by :class:`~backprop.MLP`)."""
+    Delta = S - Y
     if output == "softmax":
-        sums = Y.sum(axis=0, keepdims=True)
-        Delta = S - Y if np.all(sums == 1) else S * sums - Y
-    else:
-        Delta = S - Y
-    Delta /= B                          # in place: the same numbers as (S - Y) / B
+        sums = Y.sum(axis=0)
+        if not (sums == 1).all():
+            Delta = S * sums - Y
+    Delta /= S.shape[1]                 # in place: the same numbers as (S - Y) / B
     return Delta
 
 

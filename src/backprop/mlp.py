@@ -16,7 +16,7 @@ import numpy as np
 from ._checks import as_float_array
 from .activations import get_activation
 from .losses import (LOSSES, check_probability_targets, cross_entropy_from_logits,
-                     cross_entropy_grad, half_squared_error, half_squared_error_grad)
+                     _cross_entropy_grad, half_squared_error, half_squared_error_grad)
 
 __all__ = ["MLP"]
 
@@ -83,7 +83,7 @@ class MLP:
             raise ValueError(f"params must be a dict with keys {sorted(self.params)}, got {keys}")
         for k, P in params.items():
             name, want = f"params[{k!r}]", self.params[k].shape
-            if isinstance(P, np.ma.MaskedArray) or not isinstance(P, np.ndarray):
+            if type(P) is not np.ndarray:
                 what = "a masked array" if isinstance(P, np.ma.MaskedArray) else type(P).__name__
                 raise TypeError(f"{name} must be a plain numpy ndarray of shape {want}, got {what}")
             if P.dtype != self.dtype:
@@ -153,7 +153,7 @@ class MLP:
         Y = self._Y(Y, B)
         E = self._loss(xs, vs, Y)
         if self.loss_name == "cross_entropy":
-            Delta = cross_entropy_grad(xs[-1], Y, self.output.name)   # (X_L - Y) / B for one-hot Y
+            Delta = _cross_entropy_grad(xs[-1], Y, self.output.name)  # (X_L - Y) / B for one-hot Y
         else:
             Delta = self.output.vjp(vs[-1], xs[-1], half_squared_error_grad(xs[-1], Y))
         grads: dict[str, np.ndarray] = {}
