@@ -189,3 +189,9 @@ def test_package_imports_without_scikit_learn(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[[0.0, 1.0], [1.0, 0.0]]"
+
+
+def test_masked_labels_are_refused():
+    from backprop.train import one_hot
+    with pytest.raises(TypeError, match="masked"):
+        one_hot(np.ma.masked_array([0, 1, 2], mask=[False, True, False]), 3)

@@ -17,7 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, refuse_masked
 from .mlp import MLP
 
 __all__ = ["DIGITS_SETTINGS", "History", "one_hot", "accuracy", "sgd", "load_digits_split"]
@@ -44,7 +44,8 @@ class History:
 
 
 def _labels(labels, k: int, name: str = "labels") -> np.ndarray:
-    """``labels`` as a 1-D integer array with entries in 0..k-1, or raise."""
+    """``labels`` as a 1-D integer array with entries in 0..k-1, or raise (masked arrays too)."""
+    refuse_masked(labels, name)
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integers 0..{k - 1}, got dtype {arr.dtype}")
