@@ -21,13 +21,12 @@ __all__ = ["dv_dw", "dE_dw", "chain_terms", "grad_W", "grad_W_einsum"]
 
 def dv_dw(f: Forward, k: int, i: int, j: int) -> float:
     """dv_k/dw_ij = delta_ki * x_j (Kronecker delta); k, i < m and j < n are integers."""
-    if not isinstance(f, Forward):
+    if type(f) is not Forward:
         raise TypeError(f"f must be the Forward of seed.forward(W, x, y), got {type(f).__name__}")
     m, n = f.s.shape[0], f.x.shape[0]
-    return _dv_dw(f, as_index(k, "k", m), as_index(i, "i", m), as_index(j, "j", n))
-
-
-def _dv_dw(f: Forward, k: int, i: int, j: int) -> float:
+    if not (type(k) is int and type(i) is int and type(j) is int
+            and 0 <= k < m and 0 <= i < m and 0 <= j < n):      # the loops' case is kept cheap
+        k, i, j = as_index(k, "k", m), as_index(i, "i", m), as_index(j, "j", n)
     return float(f.x[j, 0]) if k == i else 0.0
 
 
@@ -53,7 +52,7 @@ def _dE_dw(f: Forward, i: int, j: int) -> float:
     for k in range(f.s.shape[0]):
         dE_ds_k = f.s[k, 0] - f.y[k, 0]
         ds_dv_k = f.s[k, 0] - f.s[k, 0] ** 2          # sigma'(v_k) = s_k - s_k^2
-        total += dE_ds_k * ds_dv_k * _dv_dw(f, k, i, j)
+        total += dE_ds_k * ds_dv_k * dv_dw(f, k, i, j)
     return float(total)
 
 
@@ -87,4 +86,4 @@ def chain_terms(W, x, y, i: int, j: int) -> np.ndarray:
     m, n = np.shape(W)
     i, j = _ij(i, j, m, n)
     s, r = f.s[:, 0], (f.s - f.y)[:, 0]
-    return np.array([r[k] * (s[k] - s[k] ** 2) * _dv_dw(f, k, i, j) for k in range(m)])
+    return np.array([r[k] * (s[k] - s[k] ** 2) * dv_dw(f, k, i, j) for k in range(m)])
