@@ -28,6 +28,7 @@ the h^2 truncation before the disagreement is confirmed. The norm relative error
 from __future__ import annotations
 
 import inspect
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -221,8 +222,10 @@ def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: flo
         verdict, reason = "ok", None
     counted = np.where(status >= 3, 2.0, np.where(status == 2, 1.0, 0.0))
     ee = entry_errors(G, N)
-    key = counted * 10 + np.where(status == 1, 0.0, ee) if verdict != "ok" else ee
-    worst = np.unravel_index(int(np.argmax(key)), A.shape) if A.shape else ()
+    if verdict == "ok":
+        counted = np.zeros(A.shape)
+    order = np.lexsort((np.abs(G - N).ravel(), np.where(status == 1, 0.0, ee).ravel(), counted.ravel()))
+    worst = np.unravel_index(int(order[-1]), A.shape) if A.shape else ()
     worst = tuple(int(i) for i in worst)
     return Comparison(name, verdict, reason, err, float(ee[status != 1].max(initial=0.0)), worst,
                       float(G[worst]), float(N[worst]), N, status, noise_ij, float(h), float(tol))
@@ -297,7 +300,9 @@ class GradcheckReport:
             verdict = {"ok": "ok", "mismatch": "MISMATCH"}.get(c.verdict, "INCONCLUSIVE")
             lines.append(f"{k:<6}{c.relative_error:>9.1e}{c.max_entry_error:>10.1e}  "
                          f"{str(c.worst):<9}{c.analytic:>11.3e}{c.numeric:>11.3e}  {verdict}")
-        lines += [f"  {c.explain()}" for c in self.comparisons.values() if c.verdict == "inconclusive"]
+        for c in self.comparisons.values():
+            if c.verdict == "inconclusive":
+                lines += textwrap.wrap(c.explain(), 78, initial_indent="  ", subsequent_indent="    ")
         return "\n".join(lines)
 
     def __bool__(self) -> bool:
