@@ -1,0 +1,131 @@
+"""Section 1: the seed example (W 5x4), one dE/dW by every path of the course and by autodiff."""
+from __future__ import annotations
+
+import numpy as np
+
+import harness
+from machine_info import anp, autograd, torch
+from report import fmt_t, table, verdict
+from torch_child import policy_check
+
+from backprop import differential, jacobian, seed, subscript
+
+KEY, TITLE, DEFAULT = "seed", "The seed example: one ∂E/∂W (W 5×4)", True
+HADAMARD, DIAG = "differential.grad_W_hadamard", "differential.grad_W (Diag form)"
+BARE, TORCH = "differential formula, inline numpy, no checks", "PyTorch CPU autograd"
+FORWARD = "seed.forward (checks + forward + E)"
+
+
+def bare_differential(W, x, y):
+    """The differential formula G = ((s - s*s) * (s - y)) x^T as inline numpy, with no input checks."""
+    s = 1.0 / (1.0 + np.exp(-(W @ x)))
+    return ((s - s * s) * (s - y)) @ x.T
+
+
+def contenders() -> tuple[dict, list]:
+    """Every way to get G for the question's example, and the optional ones that are missing."""
+    W, x, y = seed.example()
+    c = {"subscript.grad_W (loops)": lambda: subscript.grad_W(W, x, y),
+         "subscript.grad_W_einsum": lambda: subscript.grad_W_einsum(W, x, y),
+         "jacobian.grad_W (3-D dv/dW)": lambda: jacobian.grad_W(W, x, y),
+         "jacobian.grad_W_vec (Kronecker)": lambda: jacobian.grad_W_vec(W, x, y),
+         DIAG: lambda: differential.grad_W(W, x, y),
+         HADAMARD: lambda: differential.grad_W_hadamard(W, x, y),
+         BARE: lambda: bare_differential(W, x, y)}
+    skipped = []
+    if torch is not None:
+        Wt = torch.tensor(W, requires_grad=True)
+        xt, yt = torch.tensor(x), torch.tensor(y)
+
+        def torch_grad():
+            E = 0.5 * ((torch.sigmoid(Wt @ xt) - yt) ** 2).sum()
+            return torch.autograd.grad(E, Wt)[0]
+        c[TORCH] = torch_grad
+    else:
+        skipped.append("PyTorch (not installed)")
+    if autograd is not None:
+        def E_hips(W_):
+            r = 1.0 / (1.0 + anp.exp(-anp.dot(W_, x))) - y
+            return 0.5 * anp.sum(r * r)
+        hips = autograd.grad(E_hips)
+        c["HIPS autograd"] = lambda: hips(W)
+    else:
+        skipped.append("HIPS autograd (not installed)")
+    return c, skipped
+
+
+def torch_alone(payload) -> dict:
+    """(child process) PyTorch's time over the differential paths' times, default OpenMP policy."""
+    c, _ = contenders()
+    keep = (TORCH, DIAG, HADAMARD, BARE)
+    r = harness.compare({k: c[k] for k in keep}, rounds=41, sample_s=0.004)
+    return {"seed_speedup": {k: harness.paired(r, TORCH, k) for k in keep[1:]}}
+
+
+def run(quick: bool) -> dict:
+    harness.note("\n[1] seed example: one dE/dW, W 5x4")
+    W, x, y = seed.example()
+    G_ref = differential.grad_W(W, x, y)
+    c, skipped = contenders()
+    for s in skipped:
+        harness.note(f"    skipped: {s}")
+    agree = {}
+    for name, fn in c.items():  # the same numbers first
+        G = fn()
+        G = G.detach().numpy() if torch is not None and isinstance(G, torch.Tensor) else np.asarray(G)
+        agree[name] = float(np.max(np.abs(G - G_ref)) / np.max(np.abs(G_ref)))
+        if not agree[name] < 1e-12:
+            raise SystemExit(f"{name} disagrees with differential.grad_W: relative error {agree[name]:.2e}")
+    res = harness.compare(c, rounds=41, sample_s=0.004)
+    for name in c:
+        res[name]["max_rel_diff_vs_differential"] = agree[name]
+        res[name]["ratio_to_hadamard"] = harness.paired(res, name, HADAMARD)
+        harness.note(f"    {name:48s} {res[name]['median_s'] * 1e6:9.2f} us  x{res[name]['ratio_to_hadamard']:6.2f}")
+    out = {"times": res, "skipped": skipped}
+    # where the package's time goes: its input checks and forward pass (seed.forward)
+    f = harness.compare({FORWARD: lambda: seed.forward(W, x, y),
+                         HADAMARD: lambda: differential.grad_W_hadamard(W, x, y),
+                         BARE: lambda: bare_differential(W, x, y)}, rounds=21, sample_s=0.004)
+    out["forward_share_of_hadamard"] = harness.paired(f, FORWARD, HADAMARD)
+    out["hadamard_over_bare"] = harness.paired(f, HADAMARD, BARE)
+    harness.note(f"    seed.forward is {out['forward_share_of_hadamard']:.0%} of grad_W_hadamard; "
+                 f"grad_W_hadamard is {out['hadamard_over_bare']:.2f}x the bare formula")
+    if TORCH in res:
+        out["speedup_vs_torch"] = {n: harness.paired(res, TORCH, n) for n in (DIAG, HADAMARD, BARE)}
+        harness.note(f"    speed-up over PyTorch: {out['speedup_vs_torch']}")
+        pol = policy_check("seed_example", harness.torch_threads())
+        if pol and "seed_speedup" in pol:
+            out["speedup_vs_torch_default_policy"] = pol["seed_speedup"]
+            harness.note(f"    ... PyTorch with its default OpenMP wait policy (child process): {pol['seed_speedup']}")
+    out["verdicts"] = verdicts(out)
+    return out
+
+
+def verdicts(s: dict) -> list[dict]:
+    v = []
+    if "hadamard_over_bare" in s:
+        v.append({"target": "grad_W_hadamard ≤ 2× the bare formula", "met": s["hadamard_over_bare"] <= 2.0,
+                  "detail": f"{s['hadamard_over_bare']:.2f}×"})
+    if "speedup_vs_torch" in s:
+        sp, sp2 = s["speedup_vs_torch"], s.get("speedup_vs_torch_default_policy") or {}
+        best = min(sp[HADAMARD], sp2.get(HADAMARD, np.inf))
+
+        def both(k):
+            return f"{sp[k]:.1f}×" + (f" ({sp2[k]:.1f}× against PyTorch with its default OpenMP wait policy)"
+                                      if k in sp2 else "")
+        v.append({"target": "differential path ≥ 10× faster than PyTorch autograd", "met": best >= 10,
+                  "detail": f"`differential.grad_W_hadamard` is {both(HADAMARD)} faster, `differential.grad_W` "
+                            f"{both(DIAG)}, the bare formula without input checks {both(BARE)}"})
+    return v
+
+
+def markdown(s: dict) -> list[str]:
+    L = table(["path", "median time", "× `grad_W_hadamard`"],
+              [(n, fmt_t(v["median_s"]), f"{v['ratio_to_hadamard']:.2f}") for n, v in s["times"].items()])
+    if s.get("skipped"):
+        L += ["Skipped: " + ", ".join(s["skipped"]) + ".", ""]
+    L += [f"- Target: {v['target']} — {verdict(v['met'])}: {v['detail']}." for v in s.get("verdicts") or verdicts(s)]
+    if "forward_share_of_hadamard" in s:
+        L.append(f"- `seed.forward` (input checks and the forward pass up to s) alone takes "
+                 f"{s['forward_share_of_hadamard']:.0%} of `grad_W_hadamard`'s time.")
+    return L + [""]
