@@ -56,33 +56,54 @@ def numpy_contenders(net, X, Y) -> dict:
         W2.T @ D2
         D1 @ X.T
 
-    def inline_fb():
-        """The package's operations written inline: no input checks, no dicts, no layer loop."""
-        V1 = W1 @ X
-        V1 += b1
-        H1 = np.maximum(V1, 0)
-        V2 = W2 @ H1
-        V2 += b2
-        H2 = np.maximum(V2, 0)
-        V3 = W3 @ H2
-        V3 += b3
-        S = backprop.softmax(V3)
-        cross_entropy_from_logits(V3, Y, "softmax")
-        D = S - Y
-        D /= B
-        D @ H2.T, D.sum(axis=1, keepdims=True)
-        G = W3.T @ D
-        G *= V2 > 0
-        G @ H1.T, G.sum(axis=1, keepdims=True)
-        G1 = W2.T @ G
-        G1 *= V1 > 0
-        G1 @ X.T, G1.sum(axis=1, keepdims=True)
+    inline_fb = inline(W1, W2, W3, b1, b2, b3, X, Y)
 
     return {"backprop.MLP forward": lambda: net.forward(X),
             "backprop.MLP forward+backward": lambda: net.loss_and_gradients(X, Y),
             "matmuls alone, forward": mm_forward,
             "matmuls alone, forward+backward": mm_both,
             "same operations inline, no checks, forward+backward": inline_fb}
+
+
+#: The elementwise passes that :func:`inline` can leave out, to price each one in context.
+PASSES = {"bias": "the bias adds", "relu": "the ReLUs", "softmax": "the softmax and the loss",
+          "bsum": "the bias gradients (row sums)", "mask": "the ReLU masks in the backward pass"}
+
+
+def inline(W1, W2, W3, b1, b2, b3, X, Y, skip: frozenset = frozenset()):
+    """The package's operations written inline (no input checks, no dicts, no layer loop), forward
+    and backward, optionally without the passes named in ``skip`` (keys of PASSES)."""
+    B = X.shape[1]
+
+    def fb():
+        V1 = W1 @ X
+        if "bias" not in skip:
+            V1 += b1
+        H1 = V1 if "relu" in skip else np.maximum(V1, 0)
+        V2 = W2 @ H1
+        if "bias" not in skip:
+            V2 += b2
+        H2 = V2 if "relu" in skip else np.maximum(V2, 0)
+        V3 = W3 @ H2
+        if "bias" not in skip:
+            V3 += b3
+        S = V3
+        if "softmax" not in skip:
+            S = backprop.softmax(V3)
+            cross_entropy_from_logits(V3, Y, "softmax")
+        D = S - Y
+        D /= B
+        sums = "bsum" not in skip
+        D @ H2.T, sums and D.sum(axis=1, keepdims=True)
+        G = W3.T @ D
+        if "mask" not in skip:
+            G *= V2 > 0
+        G @ H1.T, sums and G.sum(axis=1, keepdims=True)
+        G1 = W2.T @ G
+        if "mask" not in skip:
+            G1 *= V1 > 0
+        G1 @ X.T, sums and G1.sum(axis=1, keepdims=True)
+    return fb
 
 
 def torch_mlp(params: dict, X: np.ndarray, labels: np.ndarray, dtype):

@@ -5,7 +5,7 @@ import numpy as np
 
 import harness
 from machine_info import torch
-from mlp_contenders import flops, network, numpy_contenders, torch_contenders, torch_mlp
+from mlp_contenders import PASSES, flops, inline, network, numpy_contenders, torch_contenders, torch_mlp
 from mlp_report import POLICY, markdown, verdicts  # noqa: F401 (markdown: the section's writer)
 from torch_child import policy_check
 
@@ -56,6 +56,10 @@ def one_dtype(dtype, cfg: dict, rng, policy, out: dict, quick: bool) -> dict:
     name, sizes, B, N = np.dtype(dtype).name, cfg["sizes"], cfg["batch"], cfg["gemm"]
     net, X, labels, Y = network(sizes, B, dtype, rng)
     c = numpy_contenders(net, X, Y)
+    p = net.params
+    for k, what in PASSES.items():  # the price of each elementwise pass, in context
+        c[f"inline, without {what}"] = inline(p["W1"], p["W2"], p["W3"], p["b1"], p["b2"], p["b3"], X, Y,
+                                               frozenset({k}))
     if torch is not None:
         t_forward, t_fb = torch_mlp(net.params, X, labels, dtype)
         E_t, g_t = t_fb()
@@ -92,6 +96,9 @@ def one_dtype(dtype, cfg: dict, rng, policy, out: dict, quick: bool) -> dict:
     d = {"gemm_flops_per_s": gemm, "gemm_size": N, "attempts": attempts, "floor_forward_s": fwd / gemm,
          "floor_forward_backward_s": (fwd + bwd) / gemm, "times": res}
     d["ratios"] = ratios(res, GEMM, 2 * N ** 3, fwd, bwd)
+    # share of the inline operations' time that each elementwise pass takes (1 - without / with)
+    d["pass_share_of_inline"] = {what: 1 - harness.paired(res, f"inline, without {what}", INLINE)
+                                 for what in PASSES.values()}
     if torch is not None:
         P = harness.paired
         d["ratios"]["forward+backward / PyTorch"] = P(res, FB, T_FB)

@@ -45,6 +45,13 @@ def markdown(ml: dict) -> list[str]:
     for k in d0["ratios"]:
         row(f"ratio: {k}", lambda d: f"{d['ratios'][k]:.2f}")
     L.append("")
+    if "pass_share_of_inline" in d0:
+        L += ["Price of each elementwise pass in context: the share of the inline operations' time that goes "
+              "away when that pass alone is left out (timed in the same rounds):", "",
+              "| pass | " + " | ".join(dts) + " |", "|---|" + "--:|" * len(dts)]
+        for k in d0["pass_share_of_inline"]:
+            row(k, lambda d: f"{100 * d['pass_share_of_inline'][k]:.1f} %")
+        L.append("")
     for name in dts:
         d = ml["dtypes"][name]
         att = d.get("attempts", [])
