@@ -104,12 +104,12 @@ def run(quick: bool) -> dict:
         raise harness.Skip("scikit-learn not installed")
     cfg = dict(train.DIGITS_SETTINGS)
     if quick:
-        cfg["epochs"] = 2
-    harness.note(f"    settings (backprop.train.DIGITS_SETTINGS{', 2 epochs' if quick else ''}): {cfg}")
+        cfg["epochs"] = 1
+    harness.note(f"    settings (backprop.train.DIGITS_SETTINGS{', 1 epoch' if quick else ''}): {cfg}")
     Xtr, Xte, ytr, yte = data(cfg)
     out = {"settings": cfg, "settings_source": "backprop.train.DIGITS_SETTINGS",
            "n_train": len(ytr), "n_test": len(yte)}
-    res = harness.time_once_per_round(trainings(cfg, Xtr, Xte, ytr, yte), reps=3 if quick else 5)
+    res = harness.time_once_per_round(trainings(cfg, Xtr, Xte, ytr, yte), reps=2 if quick else 5)
     out["training"] = {k: {"times_s": v["times_s"], "accuracy": v["value"], "median_s": v["median_s"]}
                        for k, v in res.items()}
     for name, v in out["training"].items():
