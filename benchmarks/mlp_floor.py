@@ -96,6 +96,7 @@ def one_dtype(dtype, cfg: dict, rng, policy, out: dict, quick: bool) -> dict:
     d = {"gemm_flops_per_s": gemm, "gemm_size": N, "attempts": attempts, "floor_forward_s": fwd / gemm,
          "floor_forward_backward_s": (fwd + bwd) / gemm, "times": res}
     d["ratios"] = ratios(res, GEMM, 2 * N ** 3, fwd, bwd)
+    d["peak_bytes"] = {k: harness.peak_bytes(c[k]) for k in (FB, INLINE)}  # tracemalloc, one call
     # share of the inline operations' time that each elementwise pass takes (1 - without / with)
     d["pass_share_of_inline"] = {what: 1 - harness.paired(res, f"inline, without {what}", INLINE)
                                  for what in PASSES.values()}

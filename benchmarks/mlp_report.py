@@ -1,7 +1,7 @@
 """Section 3's verdicts and Markdown: the MLP against the FLOP floor and PyTorch."""
 from __future__ import annotations
 
-from report import fmt_t, verdict
+from report import fmt_b, fmt_t, verdict
 
 POLICY = "forward+backward / PyTorch (default OpenMP policy, child process)"
 ELEMENTWISE = "inline operations / matmuls alone (cost of the elementwise passes)"
@@ -44,6 +44,8 @@ def markdown(ml: dict) -> list[str]:
         row(k, lambda d: fmt_t(d["times"][k]["median_s"]))
     for k in d0["ratios"]:
         row(f"ratio: {k}", lambda d: f"{d['ratios'][k]:.2f}")
+    for k in d0.get("peak_bytes", {}):
+        row(f"peak bytes allocated: {k}", lambda d: fmt_b(d["peak_bytes"][k]))
     L.append("")
     if "pass_share_of_inline" in d0:
         L += ["Price of each elementwise pass in context: the share of the inline operations' time that goes "
