@@ -49,6 +49,7 @@ def run(quick: bool) -> dict:
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         out["dtypes"][np.dtype(dtype).name] = one_dtype(dtype, cfg, rng, policy, out, quick)
+    out["verdicts"] = [v for d in out["dtypes"].values() for v in d["verdicts"]]
     return out
 
 

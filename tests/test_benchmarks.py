@@ -80,7 +80,7 @@ def test_quick_run_has_the_keys_of_the_committed_results(quick):
 
 def test_verdicts_are_booleans_with_their_section(quick):
     r, _ = quick
-    assert r["verdicts"], "no verdicts collected"
+    assert {v["section"] for v in r["verdicts"]} >= {"seed", "mlp", "digits"}
     for v in r["verdicts"]:
         assert set(v) == {"section", "target", "met", "detail"}
         assert isinstance(v["met"], bool) and v["section"] in SECTIONS
