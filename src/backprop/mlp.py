@@ -1,10 +1,10 @@
 """A multilayer perceptron whose gradients are the differential rules of the book.
 
 Layer l = 1..L:  v_l = W_l x_{l-1} + b_l,  x_l = f_l(v_l),  with x_0 = X (n0, B), columns examples.
-Backward, with Delta_l = dE/dV_l (shape of V_l):
+Backward, with the gradient Delta_l = grad_{V_l} E (shape of V_l; book/notation.md):
     Delta_L = (X_L - Y) / B                     (fused softmax/sigmoid + cross-entropy)
             = f_L'(V_L) * (X_L - Y) / B          (half squared error, elementwise f_L)
-    dE/dW_l = Delta_l X_{l-1}^T,   dE/db_l = Delta_l 1  (row sums),
+    dE/dW_l = Delta_l X_{l-1}^T,   grad_{b_l} E = Delta_l 1  (row sums),
     Delta_{l-1} = f_{l-1}'(V_{l-1}) * (W_l^T Delta_l).
 ``layout="batch_first"`` (rows are examples, as in torch.nn.Linear): X (B, n0), Y (B, nL),
 V_l = X_{l-1} W_l^T + 1 b_l^T with b_l of shape (n_l,); dE/dW_l = Delta_l^T X_{l-1}. It is the
