@@ -6,8 +6,8 @@ activations act entry by entry; ``softmax`` acts on each column.
 Inputs: real arrays; integers and booleans are promoted to float64 (as numpy's np.exp does),
 complex and masked arrays raise ``TypeError``.
 
-Backward rule (a vector-Jacobian product): given ``g = dE/ds`` (shape of s),
-``vjp(v, s, g)`` returns ``dE/dv`` (shape of v). For an elementwise f this is
+Backward rule (a vector-Jacobian product): given the gradient ``g = grad_s E`` (shape of s),
+``vjp(v, s, g)`` returns the gradient ``grad_v E`` (shape of v). For an elementwise f this is
 ``f'(v) * g`` (a Hadamard product, i.e. Diag(f'(v)) g); for softmax it is
 ``s * (g - sum(s * g))`` per column, i.e. (Diag(s) - s s^T) g.
 """
@@ -104,7 +104,7 @@ def softmax(v: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation s = f(v) with its backward rule ``vjp(v, s, g) -> dE/dv``."""
+    """An activation s = f(v) with its backward rule ``vjp(v, s, g) -> grad_v E``."""
 
     name: str
     f: Callable[[np.ndarray], np.ndarray]

@@ -28,7 +28,7 @@ def half_squared_error(S: np.ndarray, Y: np.ndarray) -> float:
 
 
 def half_squared_error_grad(S: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """dE/dS = (S - Y) / B, shape (m, B)."""
+    """The gradient grad_S E = (S - Y) / B, shape (m, B) of S."""
     S, Y = _pair(S, Y, "S")
     return (S - Y) / S.shape[1]
 

@@ -1,11 +1,14 @@
 """A multilayer perceptron whose gradients are the differential rules of the book.
 
 Layer l = 1..L:  v_l = W_l x_{l-1} + b_l,  x_l = f_l(v_l),  with x_0 = X (n0, B), columns examples.
-Backward, with Delta_l = dE/dV_l (shape of V_l):
+Backward, with the gradient Delta_l = grad_{V_l} E (shape of V_l; book/notation.md):
     Delta_L = (X_L - Y) / B                     (fused softmax/sigmoid + cross-entropy)
             = f_L'(V_L) * (X_L - Y) / B          (half squared error, elementwise f_L)
-    dE/dW_l = Delta_l X_{l-1}^T,   dE/db_l = Delta_l 1  (row sums),
+    dE/dW_l = Delta_l X_{l-1}^T,   grad_{b_l} E = Delta_l 1  (row sums),
     Delta_{l-1} = f_{l-1}'(V_{l-1}) * (W_l^T Delta_l).
+``layout="batch_first"`` (rows are examples, as in torch.nn.Linear): X (B, n0), Y (B, nL),
+V_l = X_{l-1} W_l^T + 1 b_l^T with b_l of shape (n_l,); dE/dW_l = Delta_l^T X_{l-1}. It is the
+same computation on transposed views, so its numbers equal the column layout's on X^T, Y^T.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from .losses import (LOSSES, check_probability_targets, cross_entropy_from_logit
 
 __all__ = ["MLP"]
 
+LAYOUTS = ("column", "batch_first")     # examples as columns (the book) or as rows (PyTorch)
+
 
 class MLP:
     """Fully connected network ``sizes = [n0, n1, ..., nL]``.
@@ -30,11 +35,16 @@ class MLP:
     ``params``: dict ``W1, b1, ..., WL, bL`` with W_l of shape (sizes[l], sizes[l-1]) and b_l of
     shape (sizes[l], 1) (no b_l when ``bias=False``). Weights start as N(0, c / sizes[l-1]) with
     c = 2 for relu and 1 otherwise, drawn from ``numpy.random.default_rng(seed)``.
+    ``layout``: "column" (default; X (n0, B), columns are examples) or "batch_first" (X (B, n0),
+    rows are examples, b_l of shape (sizes[l],) like ``torch.nn.Linear``; W_l keeps its shape).
     """
 
     def __init__(self, sizes: Sequence[int], hidden: str | None = "sigmoid", output: str = "sigmoid",
                  loss: str = "half_squared_error", bias: bool = True, seed: int = 0,
-                 dtype=np.float64) -> None:
+                 dtype=np.float64, layout: str = "column") -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+        self.layout = layout
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0 for k in sizes):
             raise ValueError(f"sizes must list at least two positive integers [n0, ..., nL], got {sizes!r}")
@@ -61,6 +71,10 @@ class MLP:
             self.params[f"W{l}"] = (scale * rng.standard_normal((sizes[l], sizes[l - 1]))).astype(self.dtype)
             if self.bias:
                 self.params[f"b{l}"] = np.zeros((sizes[l], 1), dtype=self.dtype)
+        if layout == "batch_first":
+            for k in self.params:
+                if k.startswith("b"):
+                    self.params[k] = self.params[k][:, 0].copy()
 
     @property
     def L(self) -> int:
@@ -70,7 +84,8 @@ class MLP:
     def __repr__(self) -> str:
         h = self.hidden.name if self.hidden else None
         return (f"MLP(sizes={self.sizes}, hidden={h!r}, output={self.output.name!r}, "
-                f"loss={self.loss_name!r}, bias={self.bias})")
+                f"loss={self.loss_name!r}, bias={self.bias}"
+                + (f", layout={self.layout!r})" if self.layout != "column" else ")"))
 
     # -- checks ---------------------------------------------------------------------------------
     def _params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
@@ -97,22 +112,38 @@ class MLP:
 
     def _X(self, X) -> np.ndarray:
         X = as_float_array(X, "X", ndim=2)
-        if X.shape[0] != self.sizes[0]:
-            raise ValueError(f"X must have shape ({self.sizes[0]}, B) (columns are examples), got {X.shape}")
+        if self.layout == "batch_first":
+            if X.shape[1] != self.sizes[0]:
+                raise ValueError(f"X must have shape (B, {self.sizes[0]}) in layout='batch_first' "
+                                 f"(rows are examples), got {X.shape}")
+            X = X.T                             # a view: the column computation on X^T
+        elif X.shape[0] != self.sizes[0]:
+            raise ValueError(f"X must have shape ({self.sizes[0]}, B) in layout='column' "
+                             f"(columns are examples), got {X.shape}")
         return X.astype(self.dtype, copy=False)
 
     def _Y(self, Y, B: int) -> np.ndarray:
         Y = as_float_array(Y, "Y", ndim=2)
-        if Y.shape != (self.sizes[-1], B):
-            raise ValueError(f"Y must have shape {(self.sizes[-1], B)} like the output, got {Y.shape}")
+        if self.layout == "batch_first":
+            if Y.shape != (B, self.sizes[-1]):
+                raise ValueError(f"Y must have shape {(B, self.sizes[-1])} like the output in "
+                                 f"layout='batch_first', got {Y.shape}")
+            Y = Y.T
+        elif Y.shape != (self.sizes[-1], B):
+            raise ValueError(f"Y must have shape {(self.sizes[-1], B)} like the output in "
+                             f"layout='column', got {Y.shape}")
         if self.loss_name == "cross_entropy":
             check_probability_targets(Y, self.output.name)
         return Y.astype(self.dtype, copy=False)
 
     # -- forward / backward ----------------------------------------------------------------------
     def forward(self, X, params: Mapping[str, np.ndarray] | None = None) -> tuple[list, list]:
-        """Return ([X_0, ..., X_L], [V_1, ..., V_L]); X (n0, B)."""
-        return self._forward(X, self._params(params))
+        """Return ([X_0, ..., X_L], [V_1, ..., V_L]); X (n0, B), or (B, n0) and every X_l, V_l
+        of shape (B, n_l) in layout='batch_first'."""
+        xs, vs = self._forward(X, self._params(params))
+        if self.layout == "batch_first":
+            return [A.T for A in xs], [V.T for V in vs]
+        return xs, vs
 
     def _forward(self, X, p: Mapping[str, np.ndarray], keep_v: bool = True) -> tuple[list, list]:
         """:meth:`forward` with params ``p`` already checked by :meth:`_params`. With
@@ -123,6 +154,8 @@ class MLP:
             V = p[f"W{l}"] @ xs[-1]
             if self.bias:
                 b = p[f"b{l}"]
+                if self.layout == "batch_first":
+                    b = np.asarray(b)[:, None]  # (n_l,) -> the column (n_l, 1), a view
                 if getattr(b, "dtype", None) == V.dtype:
                     V += b                      # in place: the same sums as V + b, one array fewer
                 else:
@@ -136,7 +169,7 @@ class MLP:
         return xs, vs
 
     def predict(self, X, params: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """Network output X_L, shape (nL, B)."""
+        """Network output X_L, shape (nL, B) ((B, nL) in layout='batch_first')."""
         return self.forward(X, params)[0][-1]
 
     def _loss(self, xs, vs, Y) -> float:
@@ -145,8 +178,8 @@ class MLP:
         return half_squared_error(xs[-1], Y)
 
     def loss(self, X, Y, params: Mapping[str, np.ndarray] | None = None) -> float:
-        """Mean loss E over the batch; X (n0, B), Y (nL, B)."""
-        xs, vs = self.forward(X, params)
+        """Mean loss E over the batch; X (n0, B), Y (nL, B) (transposed in 'batch_first')."""
+        xs, vs = self._forward(X, self._params(params))
         return self._loss(xs, vs, self._Y(Y, xs[0].shape[1]))
 
     def loss_and_gradients(self, X, Y, params: Mapping[str, np.ndarray] | None = None
@@ -165,7 +198,7 @@ class MLP:
         for l in range(self.L, 0, -1):
             grads[f"W{l}"] = Delta @ xs[l - 1].T
             if self.bias:
-                grads[f"b{l}"] = Delta.sum(axis=1, keepdims=True)
+                grads[f"b{l}"] = Delta.sum(axis=1, keepdims=self.layout == "column")
             if l > 1:
                 # W_l^T Delta_l is a fresh temporary, so the Hadamard product may overwrite it
                 Delta = self.hidden.vjp_overwrite(vs[l - 2], xs[l - 1], p[f"W{l}"].T @ Delta)

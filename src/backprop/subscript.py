@@ -51,13 +51,13 @@ def _dE_dw(f: Forward, i: int, j: int) -> float:
     total = 0.0
     for k in range(f.s.shape[0]):
         dE_ds_k = f.s[k, 0] - f.y[k, 0]
-        ds_dv_k = f.s[k, 0] - f.s[k, 0] ** 2          # sigma'(v_k) = s_k - s_k^2
+        ds_dv_k = f.s[k, 0] - f.s[k, 0] ** 2  # sigma'(v_k) = s_k - s_k^2
         total += dE_ds_k * ds_dv_k * dv_dw(f, k, i, j)
     return float(total)
 
 
 def grad_W(W, x, y) -> np.ndarray:
-    """G = dE/dW, shape (m, n) like W, filled entry by entry with plain loops."""
+    """G = dE/dW, shape (m, n) like W, filled entry by entry with loops."""
     f = forward(W, x, y)
     m, n = np.shape(W)
     G = np.empty((m, n))
@@ -68,7 +68,8 @@ def grad_W(W, x, y) -> np.ndarray:
 
 
 def grad_W_einsum(W, x, y) -> np.ndarray:
-    """The same sum over k with np.einsum: G_ij = sum_k (s_k - y_k) sigma'(v_k) delta_ki x_j."""
+    """The same sum over k with np.einsum:
+    G_ij = sum_k (s_k - y_k) sigma'(v_k) delta_ki x_j."""
     f = forward(W, x, y)
     m = f.s.shape[0]
     r, sp, xv = (f.s - f.y)[:, 0], (f.s - f.s ** 2)[:, 0], f.x[:, 0]
