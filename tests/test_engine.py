@@ -341,3 +341,18 @@ def test_random_graphs_match_hips_autograd(graph):
         scale = max(1.0, float(np.max(np.abs(G))))
         assert np.max(np.abs(t.grad - G)) <= 1e-10 * scale, (t.name, prog)
     assert ts[5].grad is None
+
+
+def test_retain_grads_false_frees_inner_gradients_with_the_same_leaf_gradients():
+    net = backprop.MLP([3, 5, 5, 2], hidden="tanh", output="identity", seed=0)
+    X, Y = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    E1, P1, Vs1 = mlp_graph(net, X, Y)
+    E1.backward()
+    E2, P2, Vs2 = mlp_graph(net, X, Y)
+    assert all(V.grad is None for V in Vs2)           # inner nodes: no gradient before backward
+    E2.backward(retain_grads=False)
+    assert all(V.grad is None for V in Vs2) and all(V.grad is not None for V in Vs1)
+    for k in P1:
+        np.testing.assert_array_equal(P1[k].grad, P2[k].grad)
+    E1.zero_grad()
+    assert all(V.grad is None for V in Vs1) and not any(P1[k].grad.any() for k in P1)

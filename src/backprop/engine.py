@@ -38,9 +38,10 @@ __all__ = ["Tensor", "matmul", "add", "sub", "mul", "div", "neg", "transpose", "
 class Tensor:
     """A node: ``data`` (float ndarray, 2-D or 0-D) and ``grad`` = dE/d(data), the same shape.
 
-    ``Tensor(array, name, requires_grad=True)`` makes a leaf; ``requires_grad=False`` makes a
-    constant, whose ``grad`` stays None. Operations make the other nodes: they remember their
-    ``parents`` and require a gradient when any parent does.
+    ``Tensor(array, name, requires_grad=True)`` makes a leaf, whose ``grad`` starts at zero;
+    ``requires_grad=False`` makes a constant, whose ``grad`` stays None. Operations make the
+    other nodes: they remember their ``parents``, require a gradient when any parent does, and
+    hold a ``grad`` only after :meth:`backward` (None before).
     """
 
     __array_ufunc__ = None   # ``ndarray + Tensor`` calls Tensor.__radd__ instead of numpy's loop
@@ -54,7 +55,7 @@ class Tensor:
         self.name, self.parents, self.op = name, tuple(parents), op
         self.requires_grad = (any(p.requires_grad for p in self.parents) if self.parents
                               else bool(requires_grad))
-        self.grad = np.zeros_like(self.data) if self.requires_grad else None
+        self.grad = np.zeros_like(self.data) if self.requires_grad and not parents else None
         self._vjp: Callable[[], None] = lambda: None
         self._jvp: Callable[..., np.ndarray] = lambda *tangents: np.zeros_like(self.data)
 
@@ -83,19 +84,20 @@ class Tensor:
     def __neg__(self): return neg(self)
 
     def zero_grad(self) -> None:
-        """Reset ``grad`` to zero for this node and every node of its graph that has one."""
+        """Reset the leaves' ``grad`` to zero (and drop the inner nodes') in this node's graph."""
         for node in topological_order(self):
             if node.requires_grad:
-                node.grad = np.zeros_like(node.data)
+                node.grad = None if node.parents else np.zeros_like(node.data)
 
-    def backward(self, Gbar=None) -> None:
+    def backward(self, Gbar=None, retain_grads: bool = True) -> None:
         """Add dE/dT to ``T.grad`` for every node T of the graph that ends at this node E.
 
         E must be a scalar (0-D or (1, 1)) unless ``Gbar`` (E's shape) is given: then the
         result is the VJP of Gbar. Leaves *accumulate*: a second call adds to their ``grad``
         (reset with :meth:`zero_grad`). Inner nodes start from zero at every call, so after it
-        their ``grad`` is dE/d(node) of this call. Each VJP runs after all nodes that use the
-        node (reverse topological order), so its ``grad`` is complete when it is passed on.
+        their ``grad`` is dE/d(node) of this call; ``retain_grads=False`` frees it as soon as the
+        node's VJP has run (less memory; leaves keep theirs). Each VJP runs after all nodes that
+        use the node (reverse topological order), so its ``grad`` is complete when passed on.
         """
         if not self.requires_grad:
             raise ValueError(f"backward(): {self!r} does not depend on any tensor with "
@@ -111,10 +113,15 @@ class Tensor:
         order = [n for n in topological_order(self) if n.requires_grad]
         for node in order:
             if node.parents:
-                node.grad = np.zeros_like(node.data)
+                node.grad = None                # inner gradients are made as they are needed
         self.grad = self.grad + Gbar if not self.parents else Gbar.copy()
         for node in reversed(order):
+            for p in node.parents:
+                if p.requires_grad and p.grad is None:
+                    p.grad = np.zeros_like(p.data)
             node._vjp()
+            if node.parents and not retain_grads:
+                node.grad = None
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
