@@ -72,7 +72,11 @@ def checkpointed_loss_and_gradients(net: MLP, X, Y, k: int, params: Mapping[str,
         for l in range(b, a, -1):
             v_l, x_l = vs[l - a - 1], xs[l - a]
             if l == net.L and net.loss_name == "cross_entropy":
-                Delta = (x_l - Y) / B
+                Delta = x_l - Y                 # (S - Y) / B, or (S o 1^T Y - Y) / B for softmax
+                sums = Y.sum(axis=0)            # targets whose columns do not sum exactly to 1
+                if net.output.name == "softmax" and not (sums == 1).all():
+                    Delta = x_l * sums - Y
+                Delta /= B
             elif l == net.L:
                 Delta = net.output.vjp(v_l, x_l, half_squared_error_grad(x_l, Y))
             else:
