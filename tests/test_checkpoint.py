@@ -57,3 +57,13 @@ def test_memory_follows_L_over_k_plus_2k():
     for k, m in ck.items():
         model = -(-L // k) + 2 * k
         assert model <= m <= model + 2, (k, m, model)  # one or two temporaries on top
+
+
+def test_refuses_other_layouts_and_bad_k():
+    net = MLP([3, 4, 2], hidden="tanh", output="identity", seed=0)
+    X, Y = np.ones((3, 2)), np.ones((2, 2))
+    with pytest.raises(ValueError, match="positive integer"):
+        checkpointed_loss_and_gradients(net, X, Y, 0)
+    net.layout = "batch_first"           # what the layout branch's MLP sets
+    with pytest.raises(ValueError, match="layout='column'"):
+        checkpointed_loss_and_gradients(net, X, Y, 1)

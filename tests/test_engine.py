@@ -356,3 +356,12 @@ def test_retain_grads_false_frees_inner_gradients_with_the_same_leaf_gradients()
         np.testing.assert_array_equal(P1[k].grad, P2[k].grad)
     E1.zero_grad()
     assert all(V.grad is None for V in Vs1) and not any(P1[k].grad.any() for k in P1)
+
+
+def test_mlp_graph_refuses_what_it_does_not_build():
+    net = backprop.MLP([3, 2], hidden=None, output="sigmoid", loss="cross_entropy", seed=0)
+    with pytest.raises(ValueError, match="sigmoid output"):
+        mlp_graph(net, np.ones((3, 1)), np.ones((2, 1)) / 2)
+    net.layout = "batch_first"           # what the layout branch's MLP sets
+    with pytest.raises(ValueError, match="layout='column'"):
+        mlp_graph(net, np.ones((3, 1)), np.ones((2, 1)) / 2)

@@ -454,6 +454,8 @@ def mlp_graph(net, X, Y, params: Mapping[str, np.ndarray] | None = None):
     ``E.backward()``, ``P["W1"].grad`` is dE/dW_1) and the pre-activations [V_1, ..., V_L]
     (after backward, ``Vs[l-1].grad`` is delta_l = dE/dV_l). X (n0, B) is a constant.
     """
+    if getattr(net, "layout", "column") != "column":
+        raise ValueError(f"mlp_graph is written for layout='column', got {net.layout!r}")
     ACT = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": lambda V: V}
     P = {k: Tensor(v, k) for k, v in (net.params if params is None else params).items()}
     A, Vs = Tensor(X, "X", requires_grad=False), []
