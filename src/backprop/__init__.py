@@ -6,9 +6,11 @@ The seed network v = W x, s = sigma(v), E = 1/2 ||s - y||^2 differentiated by
 (dE = G : dW); then :class:`MLP` for deep networks, :func:`gradcheck` and the
 diagnosing checker (:mod:`~backprop.diagnose`), minibatch training
 (:mod:`~backprop.train`), Jacobian chains (:mod:`~backprop.chain`) and a tiny
-reverse-mode engine (:mod:`~backprop.engine`).
+reverse-mode engine (:mod:`~backprop.engine`), initialisation schemes
+(:mod:`~backprop.init`) and checkpointed backward (:mod:`~backprop.checkpoint`).
 """
-from . import activations, chain, diagnose, differential, engine, jacobian, losses, seed, subscript, train
+from . import (activations, chain, checkpoint, diagnose, differential, engine, init, jacobian, losses,
+               seed, subscript, train)
 from .activations import relu, sigmoid, softmax, tanh
 from .checking import GradcheckReport, gradcheck, numerical_gradient, relative_error
 from .diagnose import Diagnosis, check_gradient, seed_mistakes
@@ -16,7 +18,7 @@ from .mlp import MLP
 
 __all__ = [
     "activations", "losses", "seed", "subscript", "jacobian", "differential",
-    "chain", "diagnose", "engine", "train",
+    "chain", "diagnose", "engine", "train", "init", "checkpoint",
     "sigmoid", "tanh", "relu", "softmax",
     "MLP", "gradcheck", "numerical_gradient", "relative_error", "GradcheckReport",
     "Diagnosis", "check_gradient", "seed_mistakes",

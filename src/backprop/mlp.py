@@ -18,6 +18,7 @@ import numpy as np
 
 from ._checks import as_float_array
 from .activations import get_activation
+from .init import weight_std
 from .losses import (LOSSES, check_probability_targets, cross_entropy_from_logits,
                      _cross_entropy_grad, half_squared_error, half_squared_error_grad)
 
@@ -33,15 +34,18 @@ class MLP:
     ``output``: activation of layer L; ``loss``: "half_squared_error" or "cross_entropy"
     (the latter needs output "softmax" or "sigmoid" and is computed from V_L, fused and stable).
     ``params``: dict ``W1, b1, ..., WL, bL`` with W_l of shape (sizes[l], sizes[l-1]) and b_l of
-    shape (sizes[l], 1) (no b_l when ``bias=False``). Weights start as N(0, c / sizes[l-1]) with
-    c = 2 for relu and 1 otherwise, drawn from ``numpy.random.default_rng(seed)``.
+    shape (sizes[l], 1) (no b_l when ``bias=False``). ``init`` chooses the weights' variance
+    (:mod:`backprop.init`): "auto" (the default) N(0, 2/sizes[l-1]) for the hidden layers of a
+    relu network and N(0, 1/sizes[l-1]) for every other layer; "he", "xavier", "lecun" or
+    "normal" (N(0, 1)) for every layer. Weights are drawn from ``numpy.random.default_rng(seed)``
+    in the order W1, ..., WL, so a scheme changes only their scale; biases start at 0.
     ``layout``: "column" (default; X (n0, B), columns are examples) or "batch_first" (X (B, n0),
     rows are examples, b_l of shape (sizes[l],) like ``torch.nn.Linear``; W_l keeps its shape).
     """
 
     def __init__(self, sizes: Sequence[int], hidden: str | None = "sigmoid", output: str = "sigmoid",
                  loss: str = "half_squared_error", bias: bool = True, seed: int = 0,
-                 dtype=np.float64, layout: str = "column") -> None:
+                 dtype=np.float64, init: str = "auto", layout: str = "column") -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
         self.layout = layout
@@ -63,11 +67,12 @@ class MLP:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.sizes, self.loss_name, self.bias, self.seed = sizes, loss, bool(bias), seed
+        weight_std(init, 1, 1)                  # an unknown scheme fails before any drawing
+        self.init = init
         rng = np.random.default_rng(seed)
-        gain = 2.0 if hidden == "relu" else 1.0
         self.params: dict[str, np.ndarray] = {}
         for l in range(1, len(sizes)):
-            scale = np.sqrt(gain / sizes[l - 1]) if l < len(sizes) - 1 else np.sqrt(1.0 / sizes[l - 1])
+            scale = weight_std(init, sizes[l - 1], sizes[l], hidden=hidden, last=l == len(sizes) - 1)
             self.params[f"W{l}"] = (scale * rng.standard_normal((sizes[l], sizes[l - 1]))).astype(self.dtype)
             if self.bias:
                 self.params[f"b{l}"] = np.zeros((sizes[l], 1), dtype=self.dtype)
