@@ -11,9 +11,11 @@ with one gradient per positional input of ``forward``, in its order and of its s
   images X (B, C, H, W), K (F, C, kh, kw), b (F,); a cross-correlation;
 - :mod:`~backprop.layers.maxpool2d`: ``forward(X, size, stride)``, windows may overlap;
 - :mod:`~backprop.layers.attention`: ``forward(Q, K, V, causal=False)``, rows are positions;
-- :func:`gradcheck`: a backward against central differences with a random upstream gradient.
+- :func:`gradcheck`: a backward against central differences with a random upstream gradient;
+- :mod:`~backprop.layers.cnn`: a small CNN of these layers for the 8x8 digits.
 """
 from . import attention, batchnorm, conv2d, layernorm, maxpool2d
+from . import cnn
 from .check import gradcheck
 
-__all__ = ["batchnorm", "layernorm", "conv2d", "maxpool2d", "attention", "gradcheck"]
+__all__ = ["batchnorm", "layernorm", "conv2d", "maxpool2d", "attention", "gradcheck", "cnn"]
