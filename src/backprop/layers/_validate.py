@@ -12,8 +12,7 @@ import numpy as np
 
 from .._checks import as_float_array
 
-__all__ = ["as_array", "check_shape", "check_dout", "check_cache", "pair",
-           "positive_float"]
+__all__ = ["as_array", "check_dout", "check_cache", "pair", "positive_float"]
 
 
 def as_array(a, name: str, ndim: int, what: str) -> np.ndarray:
@@ -22,12 +21,6 @@ def as_array(a, name: str, ndim: int, what: str) -> np.ndarray:
     if arr.dtype.kind == "f" and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D {what}, got shape {arr.shape}")
     return as_float_array(arr, name, ndim=ndim)
-
-
-def check_shape(a: np.ndarray, name: str, shape: tuple[int, ...], what: str) -> None:
-    """Raise ``ValueError`` unless ``a.shape == shape`` (no broadcasting)."""
-    if a.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {a.shape} but must have shape {tuple(shape)} ({what})")
 
 
 def check_dout(dout, shape: tuple[int, ...]) -> np.ndarray:
