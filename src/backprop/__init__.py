@@ -15,6 +15,7 @@ from .activations import relu, sigmoid, softmax, tanh
 from .checking import GradcheckReport, gradcheck, numerical_gradient, relative_error
 from .diagnose import Diagnosis, check_gradient, seed_mistakes
 from .mlp import MLP
+from . import layers  # normalisation, convolution, pooling, attention (issue 16)
 
 __all__ = [
     "activations", "losses", "seed", "subscript", "jacobian", "differential",
@@ -23,4 +24,5 @@ __all__ = [
     "MLP", "gradcheck", "numerical_gradient", "relative_error", "GradcheckReport",
     "Diagnosis", "check_gradient", "seed_mistakes",
 ]
+__all__.append("layers")
 __version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""Grader-side checks of the assignment `attention_backward` (never released, never in the sandbox)."""
+import numpy as np
+
+from backprop.layers import attention
+
+STUDENT_PACKAGE: dict = {}        # numpy only: backprop.layers is the reference
+
+# (T, S, d, d_v, causal): self-attention with and without the mask, and more keys than queries
+SHAPES = ((4, 4, 3, 2, False), (5, 5, 4, 3, True), (3, 6, 2, 4, False))
+
+
+def sequences(rng):
+    """Fresh Q (T, d), K (S, d), V (S, d_v) and a random upstream gradient dout (T, d_v)."""
+    return [dict(Q=rng.standard_normal((T, d)), K=rng.standard_normal((S, d)),
+                 V=rng.standard_normal((S, d_v)), dout=rng.standard_normal((T, d_v)), causal=causal)
+            for T, S, d, d_v, causal in SHAPES]
+
+
+def weights(rng):
+    """Fresh weights P (T, S) (rows: softmax of random scores) and upstream gradients dP (T, S)."""
+    cases = []
+    for T, S in ((4, 4), (3, 6)):
+        Z = np.exp(rng.standard_normal((T, S)))
+        cases.append(dict(P=Z / Z.sum(axis=1, keepdims=True), dP=rng.standard_normal((T, S))))
+    return cases
+
+
+def P_of(Q, K, causal, **_):
+    return attention.forward(Q, K, np.zeros((K.shape[0], 1)), causal=causal)[1].P
+
+
+def grads(Q, K, V, dout, causal):
+    """{"Q", "K", "V"} of the reference; test_layers_attention checks it against loops, central
+    differences and PyTorch."""
+    dQ, dK, dV = attention.backward(dout, attention.forward(Q, K, V, causal=causal)[1])
+    return {"Q": dQ, "K": dK, "V": dV}
+
+
+TESTS = {
+    "test_attention_weights_shape": dict(kind="shape", call="attention_weights(Q, K, causal)",
+                                         cases=sequences, expected=P_of),
+    "test_attention_weights_values": dict(call="attention_weights(Q, K, causal)", cases=sequences,
+                                          expected=P_of),
+    "test_softmax_rows_backward_shape": dict(kind="shape", call="softmax_rows_backward(P, dP)",
+                                             cases=weights, expected=attention.row_softmax_backward),
+    "test_softmax_rows_backward_values": dict(
+        call="softmax_rows_backward(P, dP)", cases=weights, expected=attention.row_softmax_backward,
+        mistakes=lambda P, dP: {"minus_p_p_transpose_forgotten": P * dP,
+                                "row_sum_not_weighted_by_P": P * (dP - np.sum(dP, axis=1, keepdims=True))}),
+    "test_attention_backward_shapes": dict(kind="shape", call="attention_backward(dout, Q, K, V, causal)",
+                                           cases=sequences, expected=grads),
+    "test_attention_backward_values": dict(call="attention_backward(dout, Q, K, V, causal)",
+                                           cases=sequences, expected=grads),
+}
