@@ -220,3 +220,18 @@ def test_losses_check_shapes():
         losses.half_squared_error(S, S.T)
     with pytest.raises(TypeError, match="2-D"):
         losses.half_squared_error(S[:, 0], S[:, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finiteness_fast_path_agrees_with_the_entrywise_test(dtype):
+    """_all_finite (sum of squares first) gives np.isfinite(...).all() on every kind of entry,
+    including huge finite values whose squares overflow and non-contiguous views."""
+    from backprop._checks import _all_finite
+    big = np.finfo(dtype).max
+    rng = np.random.default_rng(0)
+    for special in (0.0, 1.0, big, -big, np.inf, -np.inf, np.nan):
+        for shape in ((5, 1), (5, 4), (70, 70)):
+            a = rng.standard_normal(shape).astype(dtype)
+            a[-1, 0] = special
+            for view in (a, a.T, a[::2]):
+                assert _all_finite(view) == bool(np.isfinite(view).all()), (special, shape)

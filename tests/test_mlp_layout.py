@@ -161,7 +161,8 @@ def test_bad_shapes_name_the_layout_and_the_shapes():
                                          r"layout='column', got \(7, 3\)"):
         cols.loss(X.T, Y)
     column_bias = dict(rows.params, b1=np.zeros((SIZES[1], 1)))
-    with pytest.raises(ValueError, match=r"b1.*\(6, 1\).*\(6,\)"):
+    with pytest.raises(ValueError, match=r"b1.*\(6, 1\), expected \(6,\) in "
+                                         r"layout='batch_first'"):
         rows.gradients(X, Y, column_bias)
 
 

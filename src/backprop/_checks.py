@@ -6,6 +6,8 @@ does arithmetic, and names the shapes in the error message.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.ma import MaskedArray
 
@@ -44,9 +46,20 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
             raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if not np.isfinite(arr).all():
+    if not _all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Every entry finite. For small contiguous arrays a sum of squares (one BLAS call, which
+    raises no floating-point warnings) decides first: it is finite only when every entry is; when
+    it is not (a NaN/inf entry, or huge finite entries whose squares overflow) the exact
+    entrywise test decides. Same answer as ``np.isfinite(arr).all()``, about half the cost on
+    the seed network's small arrays."""
+    if arr.size <= 4096 and arr.flags.c_contiguous and math.isfinite(np.vdot(arr, arr)):
+        return True
+    return bool(np.isfinite(arr).all())
 
 
 def as_column(x, name: str, length: int | None = None) -> np.ndarray:

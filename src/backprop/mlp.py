@@ -110,7 +110,8 @@ class MLP:
                 raise TypeError(f"{name} has dtype {P.dtype}, but the model computes in {self.dtype} "
                                 f"(shape {want}); convert it, e.g. {name}.astype(np.{self.dtype})")
             if P.shape != want:
-                raise ValueError(f"{name} has shape {P.shape}, expected {want}")
+                raise ValueError(f"{name} has shape {P.shape}, expected {want} in "
+                                 f"layout={self.layout!r}")
             if not np.isfinite(P).all():
                 raise ValueError(f"{name} (shape {P.shape}) contains NaN or infinite values")
         return params
