@@ -29,7 +29,10 @@ const MATHJAX_SCRIPTS = [
 // The theme loads Sphinx's search tools and the whole search index (~70 kB) synchronously in the
 // <head> of every page for its search box; deferred, they no longer hold up the page's first
 // paint and still run (in order) before the reader can type a query.
-const DEFER = /<script src="([^"]*(?:_static\/searchtools\.js|_static\/language_data\.js|searchindex\.js))"><\/script>/g;
+// The same for the small theme and extension scripts that only add behaviour to the finished
+// page (copy buttons, toggles, highlighting): deferred, they keep their order and still run
+// before DOMContentLoaded, and the page is painted without waiting for them.
+const DEFER = /<script((?: [a-z-]+="[^"]*")*) src="([^"]*(?:_static\/(?:searchtools|language_data|doctools|sphinx_highlight|clipboard\.min|copybutton|scripts\/sphinx-book-theme|togglebutton|design-tabs|solutions)\.js|searchindex\.js)(?:\?[^"]*)?)"><\/script>/g;
 const ICON_SCRIPTS = [
   /<script[^>]*src="[^"]*_static\/scripts\/fontawesome\.js[^"]*"[^>]*><\/script>\s*/g,
   /<link rel="preload" as="script" href="[^"]*_static\/scripts\/fontawesome\.js[^"]*" \/>\s*/g,
@@ -80,7 +83,7 @@ async function main() {
   for (const file of pages(site)) {
     let html = fs.readFileSync(file, "utf8");
     for (const re of ICON_SCRIPTS) html = html.replace(re, "");
-    if (!file.endsWith(`${path.sep}search.html`)) html = html.replace(DEFER, '<script defer src="$1"></script>');
+    if (!file.endsWith(`${path.sep}search.html`)) html = html.replace(DEFER, '<script defer$1 src="$2"></script>');
     const found = [...html.matchAll(MATH)];
     if (!found.length) {
       fs.writeFileSync(file, html);
@@ -111,7 +114,13 @@ async function main() {
     for (const re of MATHJAX_SCRIPTS) page = page.replace(re, "");
     const depth = path.relative(path.dirname(file), site) || ".";
     const css = adaptor.textContent(MJ.chtmlStylesheet()).replaceAll("@FONTS@", `${depth}/${FONTS}`);
-    page = page.replace("</head>", `<style id="mathjax-chtml">${css}</style>\n</head>`);
+    // the fonts nearly every formula uses are fetched with the page, not after its layout (a
+    // font preload must be a CORS request, which a page opened from disk may not make)
+    const fonts = JSON.stringify(["zero", "brk", "n"].map((f) => `${depth}/${FONTS}/mjx-ncm-${f}.woff2`));
+    const preload = `<script>if (location.protocol !== "file:") for (const href of ${fonts}) {` +
+      ` const l = document.createElement("link"); Object.assign(l, {rel: "preload", as: "font",` +
+      ` type: "font/woff2", crossOrigin: "anonymous", href}); document.head.appendChild(l); }</script>`;
+    page = page.replace("</head>", `${preload}\n<style id="mathjax-chtml">${css}</style>\n</head>`);
     fs.writeFileSync(file, page);
     done += 1;
     count += found.length;
