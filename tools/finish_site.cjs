@@ -114,9 +114,14 @@ async function main() {
     for (const re of MATHJAX_SCRIPTS) page = page.replace(re, "");
     const depth = path.relative(path.dirname(file), site) || ".";
     const css = adaptor.textContent(MJ.chtmlStylesheet()).replaceAll("@FONTS@", `${depth}/${FONTS}`);
-    // the fonts nearly every formula uses are fetched with the page, not after its layout (a
-    // font preload must be a CORS request, which a page opened from disk may not make)
-    const fonts = JSON.stringify(["zero", "brk", "n"].map((f) => `${depth}/${FONTS}/mjx-ncm-${f}.woff2`));
+    // the fonts this page's formulas use (their classes NCM-*, plus the zero-width and line-break
+    // fonts) are fetched with the page, not after its layout; a font preload must be a CORS
+    // request, which a page opened from disk may not make, so it is skipped there
+    const faces = Object.fromEntries([...css.matchAll(/font-family: (MJX-[\w-]+);\s*src: url\("([^"]+)"\)/g)]
+      .map((m) => [m[1], m[2]]));
+    const used = new Set(["MJX-NCM-ZERO", "MJX-BRK"]);
+    for (const r of rendered) for (const m of r.matchAll(/class="[^"]*\b(NCM-[\w-]+)/g)) used.add("MJX-" + m[1]);
+    const fonts = JSON.stringify([...used].filter((f) => faces[f]).map((f) => faces[f]));
     const preload = `<script>if (location.protocol !== "file:") for (const href of ${fonts}) {` +
       ` const l = document.createElement("link"); Object.assign(l, {rel: "preload", as: "font",` +
       ` type: "font/woff2", crossOrigin: "anonymous", href}); document.head.appendChild(l); }</script>`;
