@@ -4,7 +4,7 @@
     python tools/book_pdf.py print SITE OUT.pdf       # print it (A4) and delete the page again
 
 `assemble` runs before tools/finish_site.cjs (which typesets the maths of every page, this one
-included); `print` opens the page in Debian's chromium through Playwright with print media, checks
+included); `print` opens the page (served from 127.0.0.1) in Debian's chromium through Playwright with print media, checks
 that no code block or formula is wider than the printed column (code wraps in print, see
 book/_static/custom.css), writes the PDF and removes the page so the site holds only the PDF.
 """
@@ -65,23 +65,39 @@ def assemble(site: Path) -> Path:
 
 
 def print_pdf(site: Path, pdf: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
     from playwright.sync_api import sync_playwright
 
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    # served from this machine (fonts are CORS requests, which a file:// page may not make)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}/"
     page_file = site / PAGE
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 800, "height": 1100})
-        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort())
-        page.goto(page_file.as_uri(), wait_until="load")
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
+        page.goto(base + PAGE, wait_until="load")
         page.emulate_media(media="print")
-        page.evaluate("document.fonts.ready.then(() => true)")
         # A4 with 15 mm margins is 180 mm = 680 CSS px wide: check the layout at that width
         page.set_viewport_size({"width": 680, "height": 1100})
         cut = page.evaluate(CUT_OFF_JS)
+        page.evaluate("document.fonts.ready.then(() => true)")  # every formula's fonts, laid out
+        page.wait_for_timeout(500)
+        page.evaluate("document.fonts.ready.then(() => true)")
         page.pdf(path=str(pdf), format="A4", print_background=True,
                  margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
         browser.close()
+    httpd.shutdown()
+    httpd.server_close()
     page_file.unlink()
     if cut:
         print("book_pdf: wider than the printed column (scaled or cut in the PDF):\n  " + "\n  ".join(cut[:40]))
