@@ -34,14 +34,21 @@ EXTRAS = "book,test,instructor"
 STAMP = VENV / ".backprop-setup"
 
 
-# MathJax 3 for the site, served from the site itself (no CDN). `npm install --no-save` puts the
-# package in node_modules/ (gitignored); the files a page needs are copied to SITE_ASSETS, a
-# non-_static folder that _config.yml lists in html_static_path, so they land in
-# _build/html/_static/mathjax/ and _config.yml's mathjax_path "mathjax/tex-mml-chtml.js" finds them.
-MATHJAX_VERSION = "3.2.2"
+# npm packages (registry only, never committed), installed with `npm install --no-save` into
+# node_modules/ (gitignored):
+# - mathjax4 (npm alias of mathjax 4) typesets every formula at build time (tools/finish_site.cjs),
+#   so pages load no MathJax script; its fonts come from @mathjax/mathjax-newcm-font;
+# - mathjax 3 is the browser fallback for sites that are not finished that way (the student site
+#   built straight by tools/student_site.py): its files are copied to SITE_ASSETS, a non-_static
+#   folder that _config.yml lists in html_static_path (Jupyter Book 1 would inject every .js under
+#   a folder named _static into every page), so they land in _build/html/_static/mathjax/;
+# - axe-core is the accessibility checker that tests/test_browser.py injects into every page.
+NPM_PACKAGES = {"mathjax": "3.2.2", "mathjax4": "npm:mathjax@4.1.3", "axe-core": "4.14.1"}
+MATHJAX_VERSION = NPM_PACKAGES["mathjax"]
 MATHJAX_PKG = ROOT / "node_modules" / "mathjax"
 SITE_ASSETS = ROOT / "node_modules" / ".site-assets"
 MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml/fonts/woff-v2", "ui", "a11y", "sre"]
+HTML = ROOT / "_build" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -84,17 +91,27 @@ def apt_install(package: str, binary: str, why: str) -> None:
                      f"Install it (on Debian/Ubuntu: sudo apt-get install {package}) and run again.")
 
 
+def npm_install() -> None:
+    """Install NPM_PACKAGES from the npm registry into node_modules/ unless they are there."""
+    def installed(name: str, spec: str) -> bool:
+        pkg_json = ROOT / "node_modules" / name / "package.json"
+        version = spec.rsplit("@", 1)[-1]
+        return pkg_json.exists() and f'"version": "{version}"' in pkg_json.read_text()
+
+    if all(installed(n, v) for n, v in NPM_PACKAGES.items()):
+        return
+    apt_install("npm", "npm", "to install MathJax (the site's offline maths) and axe-core from the npm registry")
+    run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix", ROOT,
+         *(f"{n}@{v}" for n, v in NPM_PACKAGES.items())], cwd=ROOT)
+
+
 def stage_mathjax() -> None:
-    """Install MathJax (npm registry) and copy the files the pages load into SITE_ASSETS/mathjax."""
+    """Install the npm packages and copy MathJax 3's browser files into SITE_ASSETS/mathjax."""
+    npm_install()
     stamp = SITE_ASSETS / ".mathjax-version"
     target = SITE_ASSETS / "mathjax"
     if stamp.exists() and stamp.read_text() == MATHJAX_VERSION and target.is_dir():
         return
-    pkg_json = MATHJAX_PKG / "package.json"
-    if not (pkg_json.exists() and f'"version": "{MATHJAX_VERSION}"' in pkg_json.read_text()):
-        apt_install("npm", "npm", f"to install MathJax {MATHJAX_VERSION} (the site's offline maths) from the npm registry")
-        run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
-             "--prefix", ROOT, f"mathjax@{MATHJAX_VERSION}"], cwd=ROOT)
     tmp = SITE_ASSETS / "mathjax.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     for part in MATHJAX_PARTS:
@@ -110,13 +127,52 @@ def build(extra_args: list[str]) -> None:
     """jupyter-book build of the whole site into _build/html; -W: any warning fails the build."""
     stage_mathjax()
     run([BIN / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going", *extra_args], cwd=ROOT, env=env())
-    print(f"site: {ROOT / '_build' / 'html' / 'index.html'}")
+    finish_site(HTML)
+    print(f"site: {HTML / 'index.html'}\nbook: {HTML / BOOK_PDF}")
+
+
+BOOK_PDF = "backprop-three-ways.pdf"
+
+
+def finish_site(html: Path) -> None:
+    """After Jupyter Book: the performance page's figures from benchmarks/results.json, the whole book as one page (tools/book_pdf.py), every formula typeset
+    at build time and the theme's 1.5 MB icon script dropped (tools/finish_site.cjs), then that
+    page printed to PDF by Chromium, and a zip of the notebooks (both downloads on the first page)."""
+    need_chromium()
+    run([PY, ROOT / "tools" / "performance_figures.py", html], cwd=ROOT, env=env())
+    run([PY, ROOT / "tools" / "book_pdf.py", "assemble", html], cwd=ROOT, env=env())
+    run(["node", ROOT / "tools" / "finish_site.cjs", html], cwd=ROOT, env=env())
+    run([PY, ROOT / "tools" / "book_pdf.py", "print", html, html / BOOK_PDF], cwd=ROOT, env=env())
+    notebooks_zip(html / NOTEBOOKS_ZIP)
+
+
+NOTEBOOKS_ZIP = "backprop-three-ways-notebooks.zip"
+
+
+def notebooks_zip(target: Path) -> None:
+    """Every chapter notebook as stored (outputs and the install cell included), in one zip."""
+    import zipfile
+
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for nb in sorted((ROOT / "book").glob("*.ipynb")):
+            z.write(nb, nb.name)
+    print(f"notebooks: {target}")
+
+
+def need_chromium() -> None:
+    """Debian's chromium at /usr/bin/chromium (the PDF and the browser test), via apt when root."""
+    if not CHROMIUM.exists():
+        apt_install("chromium", "chromium", "to print the book to PDF and by the browser test")
+        if not CHROMIUM.exists():
+            raise SystemExit(f"dev.py: Debian's chromium is needed at {CHROMIUM}")
 
 
 def student_site(extra_args: list[str]) -> None:
     """The student site (solutions hidden), built by tools/student_site.py with MathJax staged."""
     stage_mathjax()
     run([PY, ROOT / "tools" / "student_site.py", *extra_args], cwd=ROOT, env=env())
+    out = Path(extra_args[1]) if extra_args[:1] == ["--out"] and len(extra_args) > 1 else ROOT / "_build" / "student"
+    run(["node", ROOT / "tools" / "finish_site.cjs", out.resolve() / "_build" / "html"], cwd=ROOT, env=env())
 
 
 def execute(paths: list[str]) -> None:
@@ -126,10 +182,7 @@ def execute(paths: list[str]) -> None:
 
 def test(extra_args: list[str]) -> int:
     """Every test: pytest over tests/ (package, site, browser) and book/ (nbval, strict)."""
-    if not CHROMIUM.exists():
-        apt_install("chromium", "chromium", "by the browser test (tests/test_browser.py)")
-        if not CHROMIUM.exists():
-            raise SystemExit(f"dev.py: the browser test needs Debian's chromium at {CHROMIUM}")
+    need_chromium()
     stage_mathjax()  # site builds inside tests (book, student site) need it
     e = env()
     e.setdefault("BACKPROP_TEST_RUN", f"{os.getpid()}")

@@ -21,7 +21,6 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"].get("branch", "main")
 REPO_PATH = urlsplit(REPO_URL).path.strip("/")  # owner/name
-MATHJAX_SCRIPT = "_static/mathjax/tex-mml-chtml.js"
 
 # Attributes through which a page makes the browser fetch something (as opposed to <a href>,
 # which is a link a reader may follow).
@@ -160,26 +159,72 @@ def test_stylesheets_fetch_nothing_from_the_network_and_their_files_exist(site):
     assert not bad, "\n".join(bad)
 
 
-def test_mathjax_is_served_by_the_site(site):
-    """Pages with maths load exactly one MathJax script, the site's own copy, with its fonts and
-    TeX extensions; no other MathJax file is injected into pages (Jupyter Book 1's _static trap)."""
-    assert (site / MATHJAX_SCRIPT).is_file()
-    assert (site / "_static/mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff").is_file()
-    assert (site / "_static/mathjax/input/tex/extensions").is_dir()
+def test_maths_is_typeset_at_build_time(site):
+    """tools/finish_site.cjs (run by `dev.py build`) typeset every formula: no page loads a MathJax
+    script or keeps raw TeX in a math element, each page carries its own CHTML stylesheet, and the
+    fonts it names are in the site (checked by the stylesheet test above for .css files, here for
+    the inline one)."""
     pages_with_math = 0
+    bad = []
     for path in html_files(site):
-        page = parse(path)
-        scripts = [u for tag, u in page.fetched if tag == "script"]
-        mathjax = [u for u in scripts if "mathjax" in u.lower()]
         text = path.read_text(encoding="utf-8")
-        if 'class="math notranslate' in text:
-            pages_with_math += 1
-            assert len(mathjax) == 1, (path, mathjax)
-            target, _ = local_target(site, path, mathjax[0])
-            assert target.resolve() == (site / MATHJAX_SCRIPT).resolve(), (path, mathjax)
-        else:
-            assert len(mathjax) <= 1, (path, mathjax)
-    assert pages_with_math >= 1
+        if 'class="math notranslate' not in text:
+            continue
+        pages_with_math += 1
+        where = path.relative_to(site)
+        scripts = [u for tag, u in parse(path).fetched if tag == "script" and "mathjax" in u.lower()]
+        if scripts:
+            bad.append(f"{where}: loads {scripts}")
+        raw = re.findall(r'class="math notranslate nohighlight"[^>]*>\s*\\[(\[]', text)
+        if raw:
+            bad.append(f"{where}: {len(raw)} formulas left as TeX")
+        css = re.search(r'<style id="mathjax-chtml">(.*?)</style>', text, re.S)
+        if not css:
+            bad.append(f"{where}: no MathJax stylesheet")
+            continue
+        for url in re.findall(r'url\("([^"]+)"\)', css.group(1)):
+            if not (path.parent / url).resolve().is_file():
+                bad.append(f"{where}: missing font {url}")
+    assert pages_with_math >= 10
+    assert not bad, "\n".join(bad)
+
+
+def test_pages_do_not_load_the_icon_script(site):
+    """The theme's 1.5 MB Font Awesome script is dropped (its stylesheet draws the icons)."""
+    bad = [str(p.relative_to(site)) for p in html_files(site)
+           if any("fontawesome.js" in u for _, u in parse(p).fetched)]
+    assert not bad, bad
+
+
+def test_whole_book_pdf_and_notebook_zip_are_linked_from_the_first_page(site):
+    intro = parse(site / "book" / "intro.html")
+    for suffix in (".pdf", ".zip"):
+        links = [u for u in intro.links if u.endswith(suffix)]
+        assert links, f"no {suffix} download on the first page"
+        target, _ = local_target(site, site / "book" / "intro.html", links[0])
+        assert target.is_file() and target.stat().st_size > 10_000, target
+
+
+def test_notebook_zip_holds_every_chapter_with_its_install_cell(site):
+    import zipfile
+
+    zips = list(site.glob("*.zip"))
+    assert len(zips) == 1
+    with zipfile.ZipFile(zips[0]) as z:
+        names = sorted(z.namelist())
+        assert names == sorted(p.name for p in (ROOT / "book").glob("*.ipynb")), names
+        for name in names:
+            assert nbformat.reads(z.read(name).decode(), as_version=4).cells == \
+                nbformat.read(ROOT / "book" / name, as_version=4).cells
+
+
+def test_repository_url_is_the_only_place_that_names_the_repository():
+    """Launch buttons come from repository.url; the pages that print clone/install commands
+    must name the same repository (a fork changes one line and re-runs the sync tool)."""
+    for page in ("book/run_it_yourself.md", "README.md"):
+        text = (ROOT / page).read_text(encoding="utf-8")
+        named = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", text))
+        assert named <= {REPO_URL}, (page, named - {REPO_URL})
 
 
 # ---------------------------------------------------------------- links
@@ -222,7 +267,8 @@ def test_notebook_page_has_binder_colab_and_download_buttons(site, name):
     assert download, "no download-notebook link"
     target, _ = local_target(site, site / f"{name}.html", download[0])
     stored = nbformat.read(target, as_version=4)
-    assert stored.cells and stored.cells[0].cell_type == "markdown"
+    title = next(c for c in stored.cells if c.cell_type == "markdown")
+    assert title.source.lstrip().startswith("# ")
 
 
 def test_binder_builds_from_the_root_environment_yml():

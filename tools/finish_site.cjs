@@ -1,0 +1,144 @@
+// Finish a built site: drop the theme's icon script (below), and typeset every formula of a built site at build time with MathJax 4 (npm package `mathjax`),
+// so that pages carry finished CommonHTML and load no MathJax script at all.
+//
+//     node tools/finish_site.cjs SITE_DIR
+//
+// `python3 dev.py build` runs it on _build/html after Jupyter Book. For each page it replaces
+// Sphinx's `<span class="math ...">\(..\)</span>` and `<div class="math ...">\[..\]</div>` with
+// MathJax's output plus its hidden MathML (mjx-assistive-mml, read by screen readers), removes
+// the MathJax <script> tags and adds the page's own stylesheet (only the glyphs it uses; fonts
+// from the npm package @mathjax/mathjax-newcm-font, copied to _static/mathjax/fonts/).
+//
+// Display formulas are set as in-line maths in \displaystyle: MathJax 4 then marks the
+// break points between top-level terms (<mjx-break>), so the browser wraps a long formula at
+// the width of the screen, as it wraps words. A TeX error fails the build.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const MathJax = require("mathjax4"); // npm alias of mathjax@4 (dev.py NPM_PACKAGES)
+
+const site = path.resolve(process.argv[2] || "_build/html");
+const FONTS = "_static/mathjax/fonts";
+const MATH = /<(span|div) class="math notranslate nohighlight"((?: id="[^"]*")?)>([^<]*)<\/\1>/g;
+const MATHJAX_SCRIPTS = [
+  /<script>window\.MathJax = [^<]*<\/script>\s*/g,
+  /<script[^>]*src="[^"]*mathjax\/tex-mml-chtml\.js[^"]*"[^>]*><\/script>\s*/g,
+];
+// The theme's Font Awesome script (1.5 MB) only turns the icons into SVGs; its stylesheet
+// already draws the same icons from the font files, so every page drops the script.
+// The theme loads Sphinx's search tools and the whole search index (~70 kB) synchronously in the
+// <head> of every page for its search box; deferred, they no longer hold up the page's first
+// paint and still run (in order) before the reader can type a query.
+// The same for the small theme and extension scripts that only add behaviour to the finished
+// page (copy buttons, toggles, highlighting): deferred, they keep their order and still run
+// before DOMContentLoaded, and the page is painted without waiting for them.
+const DEFER = /<script((?: [a-z-]+="[^"]*")*) src="([^"]*(?:_static\/(?:searchtools|language_data|doctools|sphinx_highlight|clipboard\.min|copybutton|scripts\/sphinx-book-theme|togglebutton|design-tabs|solutions)\.js|searchindex\.js)(?:\?[^"]*)?)"><\/script>/g;
+const ICON_SCRIPTS = [
+  /<script[^>]*src="[^"]*_static\/scripts\/fontawesome\.js[^"]*"[^>]*><\/script>\s*/g,
+  /<link rel="preload" as="script" href="[^"]*_static\/scripts\/fontawesome\.js[^"]*" \/>\s*/g,
+];
+
+function pages(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== "_static" && e.name !== "_sources") out.push(...pages(p));
+    } else if (e.name.endsWith(".html")) out.push(p);
+  }
+  return out;
+}
+
+function unescape(s) {
+  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+}
+
+function texOf(kind, raw) {
+  let tex = unescape(raw).trim();
+  if (kind === "span" && tex.startsWith("\\(") && tex.endsWith("\\)")) tex = tex.slice(2, -2);
+  if (kind === "div" && tex.startsWith("\\[") && tex.endsWith("\\]")) tex = tex.slice(2, -2);
+  return tex.trim();
+}
+
+function copyFonts() {
+  const pkg = path.dirname(require.resolve("@mathjax/mathjax-newcm-font/package.json"));
+  const src = path.join(pkg, "chtml", "woff2");
+  const dst = path.join(site, FONTS);
+  fs.mkdirSync(dst, { recursive: true });
+  for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dst, f));
+}
+
+async function main() {
+  const MJ = await MathJax.init({
+    loader: { load: ["input/tex", "output/chtml", "adaptors/liteDOM", "a11y/assistive-mml"] },
+    tex: { packages: { "[-]": ["noundefined"] } },
+    chtml: { fontURL: "@FONTS@", linebreaks: { inline: true } },
+    startup: { typeset: false },
+  });
+  const adaptor = MJ.startup.adaptor;
+  const errors = [];
+  let done = 0;
+  let count = 0;
+  for (const file of pages(site)) {
+    let html = fs.readFileSync(file, "utf8");
+    for (const re of ICON_SCRIPTS) html = html.replace(re, "");
+    if (!file.endsWith(`${path.sep}search.html`)) html = html.replace(DEFER, '<script defer$1 src="$2"></script>');
+    const found = [...html.matchAll(MATH)];
+    if (!found.length) {
+      fs.writeFileSync(file, html);
+      continue;
+    }
+    MJ.startup.output.clearCache();
+    MJ.startup.document.reset();
+    const rendered = [];
+    for (const [, kind, id, raw] of found) {
+      const tex = texOf(kind, raw);
+      const display = kind === "div";
+      const node = await MJ.tex2chtmlPromise(display ? "\\displaystyle " + tex : tex, { display: false });
+      let out = adaptor.outerHTML(node);
+      const err = out.match(/data-mjx-error="([^"]*)"/);
+      if (err) errors.push(`${path.relative(site, file)}: ${err[1]} in ${JSON.stringify(tex)}`);
+      // keep the TeX once (on mjx-math, for copying), not on every inner node
+      out = out.replace(/<([a-z-]+)((?:\s+[^\s=>]+(?:="[^"]*")?)*)(\s*\/?)>/g, (m, tag, attrs, end) =>
+        tag === "mjx-math" ? m : `<${tag}${attrs.replace(/ data-latex="[^"]*"/g, "")}${end}>`);
+      if (display) {
+        out = out.replace('<mjx-container class="MathJax"', '<mjx-container class="MathJax" display="true"')
+          .replace('<mjx-assistive-mml unselectable="on" display="inline">', '<mjx-assistive-mml unselectable="on" display="block">')
+          .replace('<math xmlns="http://www.w3.org/1998/Math/MathML"', '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"');
+      }
+      rendered.push(`<${kind} class="math notranslate nohighlight"${id}>${out}</${kind}>`);
+    }
+    let i = 0;
+    let page = html.replace(MATH, () => rendered[i++]);
+    for (const re of MATHJAX_SCRIPTS) page = page.replace(re, "");
+    const depth = path.relative(path.dirname(file), site) || ".";
+    const css = adaptor.textContent(MJ.chtmlStylesheet()).replaceAll("@FONTS@", `${depth}/${FONTS}`);
+    // the fonts this page's formulas use (their classes NCM-*, plus the zero-width and line-break
+    // fonts) are fetched with the page, not after its layout; a font preload must be a CORS
+    // request, which a page opened from disk may not make, so it is skipped there
+    const faces = Object.fromEntries([...css.matchAll(/font-family: (MJX-[\w-]+);\s*src: url\("([^"]+)"\)/g)]
+      .map((m) => [m[1], m[2]]));
+    const used = new Set(["MJX-NCM-ZERO", "MJX-BRK"]);
+    for (const r of rendered) for (const m of r.matchAll(/class="[^"]*\b(NCM-[\w-]+)/g)) used.add("MJX-" + m[1]);
+    const fonts = JSON.stringify([...used].filter((f) => faces[f]).map((f) => faces[f]));
+    const preload = `<script>if (location.protocol !== "file:") for (const href of ${fonts}) {` +
+      ` const l = document.createElement("link"); Object.assign(l, {rel: "preload", as: "font",` +
+      ` type: "font/woff2", crossOrigin: "anonymous", href}); document.head.appendChild(l); }</script>`;
+    page = page.replace("</head>", `${preload}\n<style id="mathjax-chtml">${css}</style>\n</head>`);
+    fs.writeFileSync(file, page);
+    done += 1;
+    count += found.length;
+  }
+  if (errors.length) {
+    console.error("finish_site: TeX errors:\n" + errors.join("\n"));
+    process.exit(1);
+  }
+  copyFonts();
+  console.log(`finish_site: ${count} formulas typeset on ${done} pages of ${site}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
