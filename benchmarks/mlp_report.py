@@ -33,7 +33,7 @@ def markdown(ml: dict) -> list[str]:
          f"(ideal backward/forward = {ml['ideal_backward_over_forward']:.3f}: no gradient with respect to X). "
          f"Floor = FLOPs ÷ throughput of a {d0['gemm_size']}² `np.matmul`, timed interleaved with the contenders."
          + (f" PyTorch uses {ml['torch_threads']} threads, like numpy's BLAS." if "torch_threads" in ml else ""), "",
-         "| | " + " | ".join(dts) + " |", "|---|" + "--:|" * len(dts)]
+         "| measurement | " + " | ".join(dts) + " |", "|---|" + "--:|" * len(dts)]
 
     def row(label, cell):
         L.append(f"| {label} | " + " | ".join(cell(ml["dtypes"][d]) for d in dts) + " |")

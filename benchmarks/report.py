@@ -44,7 +44,7 @@ def header(r: dict) -> list[str]:
             f"{load['end']:.1f} at the end{peak}).", "",
             *(["**Quick mode** (`--quick`: tiny sizes, few rounds): a smoke test of the benchmark's code; "
                "its numbers and verdicts say nothing about the package.", ""] if r.get("quick") else []),
-            "| machine | |", "|---|---|",
+            "| machine | value |", "|---|---|",
             f"| CPU | {m['cpu']}, {m['cores']} cores |",
             f"| Python / numpy | {m['python']} / {m['numpy']} |",
             f"| BLAS (threadpoolctl) | {m.get('blas')} |",
