@@ -151,10 +151,8 @@ class MLP:
             return [A.T for A in xs], [V.T for V in vs]
         return xs, vs
 
-    def _forward(self, X, p: Mapping[str, np.ndarray], keep_v: bool = True) -> tuple[list, list]:
-        """:meth:`forward` with params ``p`` already checked by :meth:`_params`. With
-        ``keep_v=False`` (the backward pass's own forward) a hidden ReLU overwrites V_l in place, so
-        vs[l] is X_l: the backward's mask X_l > 0 equals V_l > 0, and one (n_l, B) array is saved."""
+    def _forward(self, X, p: Mapping[str, np.ndarray]) -> tuple[list, list]:
+        """:meth:`forward` with params ``p`` already checked by :meth:`_params`."""
         xs, vs = [self._X(X)], []
         for l in range(1, self.L + 1):
             V = p[f"W{l}"] @ xs[-1]
@@ -168,10 +166,7 @@ class MLP:
                     V = V + b
             f = self.output if l == self.L else self.hidden
             vs.append(V)
-            if not keep_v and l < self.L and f.name == "relu":
-                xs.append(np.maximum(V, 0, out=V))  # the same numbers as relu(V), in V's memory
-            else:
-                xs.append(f.f(V))
+            xs.append(f.f(V))
         return xs, vs
 
     def predict(self, X, params: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
@@ -192,7 +187,7 @@ class MLP:
                            ) -> tuple[float, dict[str, np.ndarray]]:
         """(E, grads) with grads[k] of the shape of params[k]."""
         p = self._params(params)
-        xs, vs = self._forward(X, p, keep_v=False)
+        xs, vs = self._forward(X, p)
         B = xs[0].shape[1]
         Y = self._Y(Y, B)
         E = self._loss(xs, vs, Y)
