@@ -1,0 +1,100 @@
+"""The student copy of ``backprop``: only what an assignment's STUDENT_PACKAGE allows.
+
+Built from the installed package into a folder that the sandbox mounts read-only over the real
+package folder, so inside the kernel ``import backprop.differential`` (or importlib, or
+``__import__``, or reading the file) finds a stub that raises an ImportError saying that it is
+the course's reference implementation. Allowed modules are copied; when only some of their
+public names are allowed, the copy deletes the others after it has run (their functions keep
+working where an allowed function needs them only if the author allows them too). Private
+helper modules (``_checks.py``) are copied.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+STUB = '''"""Not available while grading."""
+raise ImportError({message!r})
+'''
+
+MESSAGE = ("{module} is one of the course's reference implementations: it is not available to "
+           "answers while grading. Compute the result with your own code (numpy is available).")
+
+TRIM = '''
+
+# --- added by the grader: only these public names are available while grading ---
+import types as _grader_types
+_grader_keep = {keep!r}
+for _grader_name in [n for n in list(globals()) if not n.startswith(("__", "_grader_"))]:
+    if _grader_name not in _grader_keep and not isinstance(globals()[_grader_name], _grader_types.ModuleType):
+        del globals()[_grader_name]
+del _grader_types, _grader_keep, _grader_name
+
+
+def __getattr__(name):
+    raise AttributeError({missing!r}.format(name=name))
+'''
+
+INIT = '''"""backprop — the student copy used while grading (only {allowed})."""
+__version__ = {version!r}
+
+
+def __getattr__(name):
+    raise AttributeError({missing!r}.format(name=name))
+'''
+
+
+def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
+    """Write the student copy of ``package`` (the real package folder) into ``dest``/backprop.
+
+    ``allowed``: {"backprop.seed": "*", "backprop.activations": ["sigmoid", ...]}.
+    Returns the copy's package folder. The same inputs give the same files.
+    """
+    out = dest / "backprop"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    top = {}
+    for name, names in allowed.items():
+        parts = name.split(".")
+        if parts[0] != "backprop" or len(parts) != 2:
+            raise ValueError(f"STUDENT_PACKAGE key {name!r} must be a module of backprop, e.g. 'backprop.seed'")
+        top[parts[1]] = names
+    version = _version(package)
+    for src in sorted(package.glob("*.py")):
+        mod = src.stem
+        if mod == "__init__":
+            continue
+        text = src.read_text()
+        if mod.startswith("_"):
+            (out / src.name).write_text(text)
+        elif mod in top:
+            names = top[mod]
+            if names != "*":
+                missing = (f"backprop.{mod}.{{name}} is not available while grading (only "
+                           f"{', '.join(names)} of this module are)")
+                text += TRIM.format(keep=sorted(names), missing=missing)
+            (out / src.name).write_text(text)
+        else:
+            (out / src.name).write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{mod}")))
+    for sub in sorted(p for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        (out / sub.name).mkdir()
+        (out / sub.name / "__init__.py").write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{sub.name}")))
+    missing = ("backprop.{name} is not available while grading: the student copy of the package has only "
+               + ", ".join(sorted(allowed)) + " (import from those modules)")
+    (out / "__init__.py").write_text(INIT.format(allowed=", ".join(sorted(allowed)) or "nothing",
+                                                 version=version, missing=missing))
+    return out
+
+
+def _version(package: Path) -> str:
+    for line in (package / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    return "0"
+
+
+def key(allowed: dict[str, object]) -> str:
+    """A short name for a STUDENT_PACKAGE setting (one copy per distinct setting)."""
+    return hashlib.sha256(repr(sorted((k, v if v == "*" else sorted(v)) for k, v in allowed.items()))
+                          .encode()).hexdigest()[:12]
