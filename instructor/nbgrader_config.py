@@ -29,3 +29,6 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 # so the grading environment needs it installed (pip install -e . from the repository).
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
+
+# grading.py (the grader-side checks, see AUTHORING.md) is never copied into a release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "grading.py"]

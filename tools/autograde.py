@@ -145,7 +145,8 @@ class Progress:
 
 def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout: float = 30,
               assignments: list[str] | None = None, jobs: int = 2, force: bool = False, unsafe: bool = False,
-              secret: str | None = None, progress: bool = True) -> dict[str, list[dict]]:
+              secret: str | None = None, progress: bool = True,
+              notebook_timeout: float | None = None) -> dict[str, list[dict]]:
     """Grade; returns {student: [notebook results of this gradebook]} (see reports.py for the files)."""
     submissions, source, out = Path(submissions), Path(source).resolve(), Path(out).resolve()
     if not submissions.exists():
@@ -179,6 +180,7 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
                 tasks.append({"student": student, "assignment": a, "notebook": nb, "seed": seed, "sha": sha,
                               "submission": str(cand.path) if cand else None, "source": str(source / a),
                               "timeout": timeout, "unsafe": unsafe,
+                              "notebook_timeout": notebook_timeout or max(120, 6 * timeout),
                               "executed": str(out / "executed" / student / a / nb)})
     bar = Progress(len(tasks), progress)
     if tasks:
@@ -229,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT, help="report folder (default: autograded/)")
     ap.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
     ap.add_argument("--assignment", action="append", dest="assignments", help="grade only this assignment (repeatable)")
+    ap.add_argument("--notebook-timeout", type=int, default=None,
+                    help="seconds per notebook before its kernel is killed (default max(120, 6 x --timeout))")
     ap.add_argument("--jobs", type=int, default=2, help="notebooks graded in parallel (default 2)")
     ap.add_argument("--force", action="store_true", help="regrade notebooks already in the gradebook")
     ap.add_argument("--secret", help="course secret for the fresh-data seeds (default: the gradebook's)")
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         results = autograde(args.submissions, args.source, args.out, args.timeout, args.assignments, args.jobs,
-                            args.force, args.unsafe, args.secret, not args.no_progress)
+                            args.force, args.unsafe, args.secret, not args.no_progress, args.notebook_timeout)
     except GradingError as err:
         print(f"autograde: {err}", file=sys.stderr)
         return 1

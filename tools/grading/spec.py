@@ -9,7 +9,7 @@ expected values are computed here and never enter the student's kernel.
 from __future__ import annotations
 
 import base64
-import importlib.util
+import types
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +53,10 @@ def load(folder: Path) -> Spec:
     if not path.is_file():
         raise SpecError(f"{path}: missing (every assignment needs its grader-side checks, "
                         "see instructor/AUTHORING.md)")
-    spec = importlib.util.spec_from_file_location(f"grading_spec_{Path(folder).name}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
+    module = types.ModuleType(f"grading_spec_{Path(folder).name}")
+    module.__file__ = str(path)
+    try:       # compiled here, not imported: no __pycache__ is written into the source folder
+        exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     except Exception as err:
         raise SpecError(f"{path}: cannot be imported ({type(err).__name__}: {err})") from err
     package = getattr(module, "STUDENT_PACKAGE", None)
