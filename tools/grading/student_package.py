@@ -21,23 +21,51 @@ raise ImportError({message!r})
 MESSAGE = ("{module} is one of the course's reference implementations: it is not available to "
            "answers while grading. Compute the result with your own code (numpy is available).")
 
+UNAVAILABLE = '''"""Stand-ins for what the student copy leaves out: using one raises an ImportError that says why."""
+
+
+class Unavailable:
+    def __init__(self, name, message):
+        self._name, self._message = name, message
+
+    def _fail(self, *args, **kwargs):
+        raise ImportError(self._message)
+
+    __call__ = _fail
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        self._fail()
+
+    def __repr__(self):
+        return f"<{self._name}: not available while grading>"
+'''
+
 TRIM = '''
 
 # --- added by the grader: only these public names are available while grading ---
 import types as _grader_types
+from ._unavailable import Unavailable as _GraderUnavailable
 _grader_keep = {keep!r}
-for _grader_name in [n for n in list(globals()) if not n.startswith(("__", "_grader_"))]:
+for _grader_name in [n for n in list(globals()) if not n.startswith(("_",))]:
     if _grader_name not in _grader_keep and not isinstance(globals()[_grader_name], _grader_types.ModuleType):
-        del globals()[_grader_name]
+        globals()[_grader_name] = _GraderUnavailable(
+            "backprop.{module}." + _grader_name,
+            "backprop.{module}." + _grader_name + " is one of the course's reference implementations: it is "
+            "not available to answers while grading (this module offers only {keep_text})")
 del _grader_types, _grader_keep, _grader_name
-
-
-def __getattr__(name):
-    raise AttributeError({missing!r}.format(name=name))
 '''
 
 INIT = '''"""backprop — the student copy used while grading (only {allowed})."""
+from ._unavailable import Unavailable as _Unavailable
+
 __version__ = {version!r}
+_MESSAGE = ("backprop.{{name}} is one of the course's reference implementations: it is not available to "
+            "answers while grading. Compute the result with your own code (numpy is available).")
+for _name in {public!r}:
+    globals()[_name] = _Unavailable("backprop." + _name, _MESSAGE.format(name=_name))
+del _name
 
 
 def __getattr__(name):
@@ -71,9 +99,7 @@ def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
         elif mod in top:
             names = top[mod]
             if names != "*":
-                missing = (f"backprop.{mod}.{{name}} is not available while grading (only "
-                           f"{', '.join(names)} of this module are)")
-                text += TRIM.format(keep=sorted(names), missing=missing)
+                text += TRIM.format(keep=sorted(names), module=mod, keep_text=", ".join(sorted(names)))
             (out / src.name).write_text(text)
         else:
             (out / src.name).write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{mod}")))
@@ -82,8 +108,11 @@ def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
         (out / sub.name / "__init__.py").write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{sub.name}")))
     missing = ("backprop.{name} is not available while grading: the student copy of the package has only "
                + ", ".join(sorted(allowed)) + " (import from those modules)")
+    import backprop
+    public = sorted(n for n in getattr(backprop, "__all__", []) if f"backprop.{n}" not in allowed)
+    (out / "_unavailable.py").write_text(UNAVAILABLE)
     (out / "__init__.py").write_text(INIT.format(allowed=", ".join(sorted(allowed)) or "nothing",
-                                                 version=version, missing=missing))
+                                                 version=version, missing=missing, public=public))
     return out
 
 
