@@ -103,7 +103,7 @@ def cases(test: Test, seed: int) -> list[dict]:
 def encode(value: Any) -> dict:
     """JSON-able form of a case value (exact: arrays as their bytes)."""
     if isinstance(value, np.ndarray):
-        a = np.ascontiguousarray(value)
+        a = np.array(value, order="C")         # (ascontiguousarray would make 0-d arrays 1-d)
         return {"nd": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
     if isinstance(value, dict):
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
