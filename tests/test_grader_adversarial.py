@@ -229,7 +229,7 @@ def graded(tmp_path_factory):
     _class(subs, _released(tmp))
     before = _digest(PACKAGE)
     cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
-           "--timeout", "8", "--notebook-timeout", "45", "--no-progress"]
+           "--timeout", "10", "--notebook-timeout", "60", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _digest(PACKAGE) == before, "a submission changed the package on disk"
