@@ -425,3 +425,43 @@ def test_refuses_without_sandbox_unless_unsafe(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(tmp_path / "subs"),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "refusing" in proc.stderr and "--unsafe" in proc.stderr
+
+
+def test_ctrl_c_loses_at_most_the_notebooks_in_flight_and_a_rerun_resumes(tmp_path):
+    import signal
+    import sqlite3
+    import time
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ada", "alan", "grace"):
+        for a in ASSIGNMENTS:
+            (subs / student / a).mkdir(parents=True)
+            nbformat.write(_source(a), subs / student / a / f"{a}.ipynb")
+    cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    book = out / "gradebook.sqlite"
+
+    def graded() -> list[tuple]:
+        try:
+            with sqlite3.connect(book) as db:
+                return db.execute("SELECT student, assignment, graded_at FROM results").fetchall()
+        except sqlite3.Error:
+            return []
+
+    deadline = time.monotonic() + 300
+    while len(graded()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    first = graded()
+    total = 3 * len(ASSIGNMENTS)
+    assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
+    assert 2 <= len(first) < total
+    assert len(list(csv.DictReader(open(out / "scores.csv")))) == len(first)     # reports of what is done
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = graded()
+    assert len(again) == total
+    assert set(first) <= set(again), "a notebook graded before the interrupt was graded again"
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert all(float(r["score"]) == float(r["max_score"]) for r in rows) and len(rows) == total

@@ -40,6 +40,7 @@ class Limits:
     file_size: int = 64 * 2**20
     processes: int = 64
     memory: int = 2 * 2**30
+    disk: int = 256 * 2**20          # size of each of the sandbox's tmpfs (/tmp, the working folder)
 
 
 def bwrap() -> str | None:
@@ -72,10 +73,10 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _base_args() -> list[str]:
+def _base_args(disk: int = Limits.disk) -> list[str]:
     args = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--new-session", "--die-with-parent", "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--tmpfs", "/tmp"]
+            "--size", str(disk), "--perms", "1777", "--tmpfs", "/tmp"]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"):
         p = Path(top)
         if p.is_symlink():
@@ -127,7 +128,8 @@ def kill_slot(slot: int) -> None:
 
 @dataclass
 class Sandbox:
-    """Where one kernel runs: ``work`` (cwd, writable), ``sockets`` (ZeroMQ ipc), the student package."""
+    """Where one kernel runs: ``work`` (files mounted read-only into its working folder, a tmpfs),
+    ``sockets`` (ZeroMQ ipc), the student package."""
 
     slot: int
     work: Path
@@ -148,7 +150,7 @@ class Sandbox:
         binds = [("--ro-bind", base, base)] + ([("--ro-bind", venv, venv)] if venv != base else [])
         binds += [("--ro-bind", self.student_package, package_dir()),
                   ("--bind", self.sockets, self.sockets)]
-        args = [bwrap(), *_base_args()]
+        args = [bwrap(), *_base_args(self.limits.disk)]
         made = {Path("/"), Path("/tmp"), Path("/usr")}
         for _, _, target in binds:       # parents readable by the kernel's uid (bwrap makes them 0700)
             for parent in reversed(Path(target).parents):
@@ -164,7 +166,11 @@ class Sandbox:
         home = "/home/student"
         for flag, src, target in binds[2:]:
             args += [flag, str(src), str(target)]
-        args += ["--perms", "0755", "--dir", "/home", "--bind", str(self.work), home, "--chdir", home, "--clearenv"]
+        args += ["--perms", "0755", "--dir", "/home", "--size", str(self.limits.disk), "--perms", "1777",
+                 "--tmpfs", home]
+        for f in sorted(self.work.iterdir()):       # the assignment's files, read-only, in the working folder
+            args += ["--ro-bind", str(f), f"{home}/{f.name}"]
+        args += ["--chdir", home, "--clearenv"]
         env = {"HOME": home, "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8",
                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
