@@ -234,6 +234,14 @@ def test_grading_files_are_never_released_and_selfchecks_are_current(released):
         assert "numerical_gradient" not in text and "backprop" not in text.split("DATA = ")[0]
 
 
+def test_released_notebooks_link_to_no_instructor_material(released):
+    for path in released.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "instructor/" not in text and "instructor_guide" not in text, path
+            assert "github.com" not in text, f"{path} links to the repository (which holds the solutions)"
+
+
 def test_nbgrader_config_ignores_grading_files():
     assert '"grading.py"' in (ROOT / "instructor" / "nbgrader_config.py").read_text()
 
