@@ -93,12 +93,16 @@ def run(quick: bool, students: int | None = None, jobs: int = 2) -> dict:
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
         tmp = Path(tmp)
         notebooks = make_class(tmp, students)
+        import resource
         load_start = os.getloadavg()[0]
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(tmp / "subs"),
                                "--out", str(tmp / "out"), "--jobs", str(jobs), "--no-progress"],
                               capture_output=True, text=True)
         wall = time.monotonic() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         load_end = os.getloadavg()[0]
         if proc.returncode != 0:
             raise RuntimeError(f"autograde failed: {proc.stderr[-2000:]}")
@@ -112,6 +116,10 @@ def run(quick: bool, students: int | None = None, jobs: int = 2) -> dict:
             "graded_rows": graded, "notebooks_per_minute": round(per_min, 1),
             "minutes_for_200x4": round(minutes_800, 1),
             "load_average_1min": {"start": load_start, "end": load_end}, "cpus": os.cpu_count(),
+            # CPU seconds of the grader, its workers and the sandboxed kernels: independent of the
+            # other load on the machine; 200 x 4 on two otherwise idle cores needs >= 800 * this / 2
+            "cpu_s_per_notebook": round(cpu / notebooks, 2),
+            "cpu_bound_minutes_for_200x4": round(800 * cpu / notebooks / min(jobs, os.cpu_count() or 1) / 60, 1),
             "verdicts": [{"target": f"200 students x 4 notebooks in <= {TARGET_MIN:g} min", "met": ok,
                           "detail": f"{minutes_800:.1f} min at {per_min:.1f} notebooks per minute "
                                     f"({notebooks} notebooks measured, --jobs {jobs}, load average "

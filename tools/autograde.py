@@ -65,6 +65,9 @@ class Workers:
 
     def __init__(self, n: int, tmp: Path):
         self.tmp, self.sel, self.procs, self.busy = tmp, selectors.DefaultSelector(), {}, {}
+        # sandbox slots unique on the machine (uid 60000 + slot, cgroup per slot): two grading
+        # runs at the same time never share a user id or kill each other's kernels
+        self.base = (os.getpid() % 100000) * 64
         for slot in range(n):
             self._start(slot)
 
@@ -79,7 +82,7 @@ class Workers:
         return [s for s in self.procs if s not in self.busy]
 
     def send(self, slot: int, task: dict) -> None:
-        task = {**task, "slot": slot, "workdir": str(self.tmp / f"w{slot}")}
+        task = {**task, "slot": self.base + slot, "workdir": str(self.tmp / f"w{slot}")}
         self.busy[slot] = task
         self.procs[slot].stdin.write(json.dumps(task) + "\n")
         self.procs[slot].stdin.flush()
@@ -95,7 +98,7 @@ class Workers:
                 continue
             self.sel.unregister(self.procs[slot].stdout)
             self.procs[slot].wait()
-            sandbox.kill_slot(slot)
+            sandbox.kill_slot(self.base + slot)
             self._start(slot)
             if task is not None:
                 yield task, {"questions": None, "answer_errors": [],
@@ -109,7 +112,8 @@ class Workers:
                 p.wait(timeout=10)
             except Exception:
                 pass
-            sandbox.kill_slot(slot)
+            sandbox.kill_slot(self.base + slot)
+            sandbox.remove_slot(self.base + slot)
 
 
 def _zero_questions(source: Path, task: dict, status: str, message: str) -> list[dict]:

@@ -126,6 +126,22 @@ def kill_slot(slot: int) -> None:
                 pass
 
 
+def remove_slot(slot: int) -> None:
+    """Remove the slot's cgroup folders (once the killed processes are gone)."""
+    import time
+    for controller in ("memory", "pids"):
+        folder = CGROUP_ROOT / controller / CGROUP_NAME / f"slot{slot}"
+        for _ in range(20):
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                kill_slot(slot)
+                time.sleep(0.1)
+
+
 @dataclass
 class Sandbox:
     """Where one kernel runs: ``work`` (files mounted read-only into its working folder, a tmpfs),
