@@ -163,6 +163,8 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
     stage = out / ".intake"
     shutil.rmtree(stage, ignore_errors=True)
     found = intake_mod.collect(submissions, nbs, stage)
+    for note in found.notes.get("_archives", []):
+        print(f"autograde: {note}", file=sys.stderr)
     students = sorted(s for s in found.found if not s.startswith("_"))
     todo = assignments or sorted({a for s in students for a in found.found[s]})
     for a in todo:
@@ -262,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
               "run the same command again to go on", file=sys.stderr)
         return 130
     for student, rs in results.items():
+        if student.startswith("_"):
+            continue
         notes = sum(len(r.get("notes", [])) for r in rs)
         print(f"{student}: {sum(r['score'] for r in rs):g} / {sum(r['max_score'] for r in rs):g}"
               + (f"  ({notes} note{'s' if notes != 1 else ''})" if notes else ""))

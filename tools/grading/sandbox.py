@@ -96,7 +96,8 @@ def _cgroups(slot: int, limits: Limits) -> list[Path]:
     """cgroup v1 folders (memory, pids) of a slot, created with the limits; [] when not possible."""
     made = []
     for controller, settings in (("memory", {"memory.limit_in_bytes": limits.memory}),
-                                 ("pids", {"pids.max": limits.processes})):
+                                 ("pids", {"pids.max": limits.processes}),
+                                 ("cpuacct", {"cpuacct.usage": 0})):
         base = CGROUP_ROOT / controller
         if not (base / "cgroup.procs").exists():
             continue
@@ -111,9 +112,17 @@ def _cgroups(slot: int, limits: Limits) -> list[Path]:
     return made
 
 
+def cpu_seconds(slot: int) -> float | None:
+    """CPU time used in the slot's cgroup since it was set up (None without cgroups)."""
+    try:
+        return int((CGROUP_ROOT / "cpuacct" / CGROUP_NAME / f"slot{slot}" / "cpuacct.usage").read_text()) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
 def kill_slot(slot: int) -> None:
     """SIGKILL every process left in the slot's cgroups (a daemon the student forked, ...)."""
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpuacct"):
         procs = CGROUP_ROOT / controller / CGROUP_NAME / f"slot{slot}" / "cgroup.procs"
         try:
             pids = [int(p) for p in procs.read_text().split()]
@@ -129,7 +138,7 @@ def kill_slot(slot: int) -> None:
 def remove_slot(slot: int) -> None:
     """Remove the slot's cgroup folders (once the killed processes are gone)."""
     import time
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpuacct"):
         folder = CGROUP_ROOT / controller / CGROUP_NAME / f"slot{slot}"
         for _ in range(20):
             try:
@@ -210,6 +219,7 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel runs in :class:`Sandbox` and connects over ipc sockets."""
 
     sandbox: Sandbox | None = None
+    kernel_log = None
 
     def format_kernel_cmd(self, extra_arguments=None):
         inner = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
@@ -225,8 +235,8 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw) -> None:
         """The kernel's own stdout/stderr go to a log file, never to the grader's terminal."""
         if self.sandbox is not None:
-            log = open(self.sandbox.sockets.parent / "kernel.log", "ab")
-            kw["stdout"] = kw["stderr"] = log
+            log = open(self.sandbox.sockets.parent / "kernel.log", "wb")   # one notebook's log only
+            kw["stdout"] = kw["stderr"] = self.kernel_log = log
             kw["stdin"] = subprocess.DEVNULL
         await super()._async_launch_kernel(kernel_cmd, **kw)
 

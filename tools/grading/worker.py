@@ -163,6 +163,9 @@ def _grade(task: dict, source: Path, source_nb, sub_nb) -> dict:
         except Exception:
             pass
         sandbox.kill_slot(box.slot)
+        if km.kernel_log is not None:
+            km.kernel_log.close()
+    kernel_cpu = sandbox.cpu_seconds(box.slot)
     last = max(ex.started) if ex.started else -1
     if died:
         cell = nb.cells[last] if 0 <= last < len(nb.cells) else None
@@ -245,7 +248,8 @@ def _grade(task: dict, source: Path, source_nb, sub_nb) -> dict:
             nbformat.write(out_nb, path)
         except Exception as err:
             notes.append(f"the executed copy could not be saved ({type(err).__name__}: {err})")
-    return {"questions": questions, "notes": notes, "answer_errors": answer_errors}
+    return {"questions": questions, "notes": notes, "answer_errors": answer_errors,
+            **({"kernel_cpu_s": round(kernel_cpu, 3)} if kernel_cpu is not None else {})}
 
 
 def main() -> int:
