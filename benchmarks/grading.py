@@ -82,7 +82,7 @@ def make_class(folder: Path, students: int) -> int:
     return count
 
 
-def run(quick: bool, students: int | None = None, jobs: int = 2) -> dict:
+def run(quick: bool, students: int | None = None, jobs: int = 2, workdir: str | None = None) -> dict:
     try:
         import nbgrader  # noqa: F401
     except ImportError as err:
@@ -90,7 +90,8 @@ def run(quick: bool, students: int | None = None, jobs: int = 2) -> dict:
     if shutil.which("bwrap") is None or os.geteuid() != 0:
         raise Skip("the grader's sandbox needs bubblewrap as root")
     students = students or (1 if quick else 200)
-    with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
+    with (tempfile.TemporaryDirectory(prefix="grading-bench-") if workdir is None
+          else _kept(Path(workdir))) as tmp:
         tmp = Path(tmp)
         notebooks = make_class(tmp, students)
         import resource
@@ -136,6 +137,21 @@ def run(quick: bool, students: int | None = None, jobs: int = 2) -> dict:
                                     f"{load_start:.1f} -> {load_end:.1f} on {os.cpu_count()} cores)"}]}
 
 
+class _kept:
+    """A work folder that stays (to watch a long run's gradebook fill)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True)
+        return self.path
+
+    def __exit__(self, *exc):
+        return False
+
+
 def markdown(result: dict) -> list[str]:
     return ["| students | notebooks | jobs | wall | notebooks / min | 200 x 4 takes |", "|---|---|---|---|---|---|",
             f"| {result['students']} | {result['notebooks']} | {result['jobs']} | {result['wall_s']:.0f} s | "
@@ -149,5 +165,6 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--students", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--workdir", help="keep the class and the reports in this folder")
     args = ap.parse_args()
-    print(json.dumps(run(args.quick, args.students, args.jobs), indent=1))
+    print(json.dumps(run(args.quick, args.students, args.jobs, args.workdir), indent=1))
