@@ -5,8 +5,9 @@ package folder, so inside the kernel ``import backprop.differential`` (or import
 ``__import__``, or reading the file) finds a stub that raises an ImportError saying that it is
 the course's reference implementation. Allowed modules are copied; when only some of their
 public names are allowed, the copy deletes the others after it has run (their functions keep
-working where an allowed function needs them only if the author allows them too). Private
-helper modules (``_checks.py``) are copied.
+working where an allowed function needs them only if the author allows them too; private
+helpers count, e.g. ``_softmax_vjp``). Private helper modules (``_checks.py``) are copied.
+An allowed subpackage is copied whole; a list of names trims only its ``__init__``.
 """
 from __future__ import annotations
 
@@ -46,9 +47,9 @@ TRIM = '''
 
 # --- added by the grader: only these public names are available while grading ---
 import types as _grader_types
-from ._unavailable import Unavailable as _GraderUnavailable
+from backprop._unavailable import Unavailable as _GraderUnavailable
 _grader_keep = {keep!r}
-for _grader_name in [n for n in list(globals()) if not n.startswith(("_",))]:
+for _grader_name in [n for n in list(globals()) if not n.startswith(("__", "_grader", "_Grader"))]:
     if _grader_name not in _grader_keep and not isinstance(globals()[_grader_name], _grader_types.ModuleType):
         globals()[_grader_name] = _GraderUnavailable(
             "backprop.{module}." + _grader_name,
@@ -86,7 +87,8 @@ def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
     for name, names in allowed.items():
         parts = name.split(".")
         if parts[0] != "backprop" or len(parts) != 2:
-            raise ValueError(f"STUDENT_PACKAGE key {name!r} must be a module of backprop, e.g. 'backprop.seed'")
+            raise ValueError(f"STUDENT_PACKAGE key {name!r} must be a module or subpackage of backprop, e.g. "
+                             "'backprop.seed' (a subpackage is allowed whole or by the names of its __init__)")
         top[parts[1]] = names
     version = _version(package)
     for src in sorted(package.glob("*.py")):
@@ -104,6 +106,13 @@ def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
         else:
             (out / src.name).write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{mod}")))
     for sub in sorted(p for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        if sub.name in top:            # an allowed subpackage is copied whole ...
+            shutil.copytree(sub, out / sub.name, ignore=shutil.ignore_patterns("__pycache__"))
+            if top[sub.name] != "*":   # ... and its __init__ keeps only the allowed names
+                init = out / sub.name / "__init__.py"
+                init.write_text(init.read_text() + TRIM.format(keep=sorted(top[sub.name]), module=sub.name,
+                                                               keep_text=", ".join(sorted(top[sub.name]))))
+            continue
         (out / sub.name).mkdir()
         (out / sub.name / "__init__.py").write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{sub.name}")))
     missing = ("backprop.{name} is not available while grading: the student copy of the package has only "
