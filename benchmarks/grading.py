@@ -120,7 +120,8 @@ def run(quick: bool, students: int | None = None, jobs: int = 2, workdir: str | 
     per_min = notebooks / wall * 60
     minutes_800 = 800 / per_min
     ok = minutes_800 <= TARGET_MIN
-    return {"students": students, "notebooks": notebooks, "jobs": jobs, "wall_s": round(wall, 1),
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "students": students,
+            "notebooks": notebooks, "jobs": jobs, "wall_s": round(wall, 1),
             "graded_rows": graded, "notebooks_per_minute": round(per_min, 1),
             "minutes_for_200x4": round(minutes_800, 1),
             "load_average_1min": {"start": load_start, "end": load_end}, "cpus": os.cpu_count(),
