@@ -15,7 +15,8 @@ Other commands:
     python3 dev.py setup                                  # only create/update .venv
     python3 dev.py student-site [--out DIR]               # the site without solutions (tools/student_site.py)
     python3 dev.py release [ASSIGNMENT ...] [--out DIR]   # student notebooks -> release/ (nbgrader's preprocessors)
-    python3 dev.py autograde SUBMISSIONS [--timeout S]    # grade SUBMISSIONS/<student>/<assignment>/<nb>.ipynb
+    python3 dev.py autograde SUBMISSIONS [--out DIR] [--jobs N]   # grade SUBMISSIONS/<student>/<assignment>/<nb>.ipynb
+                                                          # in bubblewrap sandboxes (Debian's bubblewrap, installed as root)
 """
 from __future__ import annotations
 
@@ -180,8 +181,14 @@ def execute(paths: list[str]) -> None:
     run([PY, ROOT / "tools" / "execute_notebooks.py", *paths], cwd=ROOT, env=env())
 
 
+def need_bubblewrap() -> None:
+    """The grader runs students' notebooks in bubblewrap sandboxes (tools/grading/sandbox.py)."""
+    apt_install("bubblewrap", "bwrap", "by the grader's sandbox (python3 dev.py autograde, tests/test_grader_*.py)")
+
+
 def test(extra_args: list[str]) -> int:
     """Every test: pytest over tests/ (package, site, browser) and book/ (nbval, strict)."""
+    need_bubblewrap()
     need_chromium()
     stage_mathjax()  # site builds inside tests (book, student site) need it
     e = env()
@@ -208,6 +215,8 @@ def main(argv: list[str]) -> int:
         elif cmd == "student-site":
             student_site(rest)
         elif cmd in ("release", "autograde"):     # instructor tools, see book/instructor_guide.md
+            if cmd == "autograde" and "--unsafe" not in rest:
+                need_bubblewrap()
             run([PY, ROOT / "tools" / f"{cmd}.py", *rest], cwd=ROOT, env=env())
         elif cmd == "test":
             return test(rest)

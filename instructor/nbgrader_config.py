@@ -4,9 +4,11 @@
     nbgrader generate_assignment subscripts --force   # student version -> release/subscripts/
     nbgrader collect / nbgrader autograde subscripts  # grades submitted/<student>/subscripts/
 
-Without nbgrader's database and exchange, the repository's own scripts do the same from the root:
-`python tools/release.py` (nbgrader's preprocessors, output in release/) and
-`python tools/autograde.py SUBMISSIONS` (see book/instructor_guide.md).
+The points come from `python3 dev.py autograde SUBMISSIONS` (tools/autograde.py, see
+book/instructor_guide.md): nbgrader's preprocessors in a sandbox, with each test decided outside
+the student's kernel from source/<assignment>/grading.py. The test cells themselves only run the
+students' self-check, so `nbgrader autograde` alone would give every student the points.
+`python3 dev.py release` (tools/release.py) writes the same release as generate_assignment.
 """
 c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this file)
 
@@ -24,8 +26,10 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
-# Autograding: every cell gets 30 s; a cell that runs longer is interrupted (an endless loop
-# then costs that question, not the whole notebook). The tests import the `backprop` package,
-# so the grading environment needs it installed (pip install -e . from the repository).
+# Executing (also used by tools/autograde.py's defaults): every cell gets 30 s; a cell that runs
+# longer is interrupted (an endless loop then costs that question, not the whole notebook).
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
+
+# grading.py (the grader-side checks, see AUTHORING.md) is never copied into a release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "grading.py"]

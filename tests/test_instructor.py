@@ -1,8 +1,7 @@
-"""Instructor assignments: release (tools/release.py) and local autograding (tools/autograde.py).
+"""Instructor assignments: the sources and their release (tools/release.py).
 
-The release is made once per module, the submissions of several made-up students are graded in one
-run (instructor versions, blank student versions, a transposed gradient, a crash, invalid JSON)
-and a looping one in a second run with a short per-cell timeout.
+Grading is tested in test_grader_adversarial.py (one run of the real grader over a made-up class)
+and test_grader_assignments.py (the grader-side checks of every assignment).
 """
 from __future__ import annotations
 
@@ -33,8 +32,20 @@ def _load(name: str):
     return module
 
 
+def _load_grading():
+    """tools/grading as the package ``grading`` (what tools/*.py import when run as scripts)."""
+    if "grading" not in sys.modules:
+        folder = ROOT / "tools" / "grading"
+        spec = importlib.util.spec_from_file_location("grading", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["grading"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["grading"]
+
+
+_load_grading()
 release_mod = _load("release")
-autograde_mod = _load("autograde")
 
 
 def _source(assignment: str) -> Path:
@@ -98,9 +109,11 @@ def test_sources_are_an_nbgrader_course_folder():
             if meta["grade"]:
                 kinds["tests"] += 1
                 assert meta["locked"] and meta["points"] > 0
-                kinds["hidden"] += "### BEGIN HIDDEN TESTS" in cell.source
-        assert kinds["solution"] >= 2 and kinds["tests"] >= 4 and kinds["hidden"] >= 2, (a, kinds)
+                assert "HIDDEN TESTS" not in cell.source            # the grader decides, see AUTHORING.md
+                assert cell.source.rstrip().endswith(f'check("{meta["grade_id"]}")')
+        assert kinds["solution"] >= 2 and kinds["tests"] >= 4, (a, kinds)
         assert release_mod.validate(_source(a)) == []
+        assert release_mod.validate_checks(SOURCE / a, [_source(a)]) == []
 
 
 # ------------------------------------------------------------------------------------------ release
@@ -109,7 +122,7 @@ def test_release_is_leak_free(released):
         src = nbformat.read(_source(a), as_version=4)
         secret, public = _hidden_lines(src)
         secret = {line for line in secret if line not in public}
-        assert len(secret) >= 5, f"{a}: too few solution / hidden-test lines to make the check meaningful"
+        assert len(secret) >= 3, f"{a}: too few solution lines to make the check meaningful"
         out = nbformat.read(released / a / f"{a}.ipynb", as_version=4)
         text = "\n".join(c.source for c in out.cells)
         leaked = sorted(line for line in secret if line in text)
@@ -130,7 +143,7 @@ def test_release_is_leak_free(released):
 
 def test_release_is_idempotent_and_leaves_sources_untouched(released, source_digest, tmp_path):
     first = _tree_digest(released)
-    assert sorted(first) == sorted(f"{a}/{a}.ipynb" for a in ASSIGNMENTS)
+    assert sorted(first) == sorted(f"{a}/{n}" for a in ASSIGNMENTS for n in (f"{a}.ipynb", "selfcheck.py"))
     (released / "subscripts" / "stale.txt").write_text("left over from an older release")
     release_mod.release(SOURCE, released)                 # the same folder again
     assert _tree_digest(released) == first
@@ -207,157 +220,48 @@ def test_release_refuses_output_inside_sources(tmp_path):
         release_mod.release(SOURCE, SOURCE / "subscripts" / "out")
 
 
-# ------------------------------------------------------------------------------------------ grading
-def _answer(nb, grade_id: str, old: str, new: str):
-    cell = _cell(nb, grade_id)
-    assert old in cell.source
-    cell.source = cell.source.replace(old, new)
 
 
-@pytest.fixture(scope="module")
-def graded(released, tmp_path_factory):
-    """One autograde run over several students; returns (results, report folder)."""
-    subs = tmp_path_factory.mktemp("submissions")
+# ------------------------------------------------------------------------------------------ grader checks
+def test_grading_files_are_never_released_and_selfchecks_are_current(released):
+    from grading import selfcheck
     for a in ASSIGNMENTS:
-        for student, origin in (("teacher", _source(a)), ("blank", released / a / f"{a}.ipynb")):
-            (subs / student / a).mkdir(parents=True)
-            shutil.copyfile(origin, subs / student / a / f"{a}.ipynb")
-    # a typical wrong answer: the gradient transposed (x delta^T instead of delta x^T)
-    nb = nbformat.read(_source("subscripts"), as_version=4)
-    _answer(nb, "grad_W", "    return G\n", "    return G.T\n")
-    (subs / "transposer" / "subscripts").mkdir(parents=True)
-    nbformat.write(nb, subs / "transposer" / "subscripts" / "subscripts.ipynb")
-    # another typical mistake: the factor sigma'(v) = S - S^2 forgotten
-    nb = nbformat.read(_source("differentials"), as_version=4)
-    _answer(nb, "grad_W", "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T")
-    (subs / "forgetful" / "differentials").mkdir(parents=True)
-    nbformat.write(nb, subs / "forgetful" / "differentials" / "differentials.ipynb")
-    # a crash: the answer cell kills the interpreter
-    nb = nbformat.read(_source("jacobians"), as_version=4)
-    _answer(nb, "ds_dv", "    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    import os; os._exit(1)\n")
-    (subs / "crasher" / "jacobians").mkdir(parents=True)
-    nbformat.write(nb, subs / "crasher" / "jacobians" / "jacobians.ipynb")
-    shutil.copytree(subs / "teacher" / "subscripts", subs / "crasher" / "subscripts")
-    # not JSON at all
-    (subs / "garbled" / "differentials").mkdir(parents=True)
-    (subs / "garbled" / "differentials" / "differentials.ipynb").write_text('{"cells": [ this is not json')
-    shutil.copytree(subs / "teacher" / "subscripts", subs / "garbled" / "subscripts")
-    out = tmp_path_factory.mktemp("autograded")
-    results = autograde_mod.autograde(subs, SOURCE, out, timeout=60)
-    return results, out
+        assert not (released / a / "grading.py").exists()
+        assert (released / a / "selfcheck.py").read_text() == (SOURCE / a / "selfcheck.py").read_text()
+        assert (SOURCE / a / "selfcheck.py").read_text() == selfcheck.text(SOURCE / a), \
+            f"{a}/selfcheck.py is stale: run python3 dev.py release"
+        text = (released / a / "selfcheck.py").read_text()
+        assert "numerical_gradient" not in text and "backprop" not in text.split("DATA = ")[0]
 
 
-def _by_assignment(results, student):
-    return {r.assignment: r for r in results[student]}
+def test_released_notebooks_link_to_no_instructor_material(released):
+    for path in released.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "instructor/" not in text and "instructor_guide" not in text, path
+            assert "github.com" not in text, f"{path} links to the repository (which holds the solutions)"
 
 
-def _max_points(assignment: str) -> float:
-    nb = nbformat.read(_source(assignment), as_version=4)
-    return sum(c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+def test_nbgrader_config_ignores_grading_files():
+    assert '"grading.py"' in (ROOT / "instructor" / "nbgrader_config.py").read_text()
 
 
-def test_instructor_versions_score_full_marks(graded):
-    results, out = graded
-    mine = _by_assignment(results, "teacher")
-    assert sorted(mine) == sorted(ASSIGNMENTS)
-    for a, r in mine.items():
-        assert r.max_score == _max_points(a) > 0
-        assert [q.status for q in r.questions] == ["passed"] * len(r.questions), r.questions
-        assert r.score == r.max_score and not r.notes
-    rows = list(csv.DictReader(open(out / "scores.csv")))
-    teacher = {row["assignment"]: row for row in rows if row["student"] == "teacher"}
-    assert all(float(teacher[a]["score"]) == float(teacher[a]["max_score"]) == _max_points(a) for a in ASSIGNMENTS)
+def _unchecked_test(nb):
+    _cell(nb, "test_grad_W_values").metadata["nbgrader"]["grade_id"] = "new_test"
 
 
-def test_student_versions_score_zero_without_crashing(graded):
-    results, out = graded
-    for a, r in _by_assignment(results, "blank").items():
-        assert r.score == 0 and r.max_score == _max_points(a)
-        assert all(q.status == "failed" and "NotImplementedError" in q.message for q in r.questions), r.questions
-    feedback = json.loads((out / "feedback" / "blank.json").read_text())
-    assert feedback["score"] == 0 and len(feedback["notebooks"]) == len(ASSIGNMENTS)
+def _reference_in_setup(nb):
+    _cell(nb, "setup").source += "\nfrom backprop.subscript import grad_W as reference"
 
 
-def test_transposed_gradient_gets_partial_marks_and_the_diagnosis(graded):
-    results, out = graded
-    r = _by_assignment(results, "transposer")["subscripts"]
-    status = {q.grade_id: q for q in r.questions}
-    assert status["test_dE_dw_scalar"].status == status["test_dE_dw_values"].status == "passed"
-    assert status["test_grad_W_shape"].status == status["test_grad_W_values"].status == "failed"
-    assert 0 < r.score < r.max_score
-    assert "transpose of the correct one" in status["test_grad_W_values"].message
-    md = (out / "feedback" / "transposer.md").read_text()
-    assert "transpose of the correct one" in md and f"{r.score:g} / {r.max_score:g}" in md
-
-
-def test_missing_activation_derivative_is_named(graded):
-    results, out = graded
-    r = _by_assignment(results, "forgetful")["differentials"]
-    q = {q.grade_id: q for q in r.questions}
-    assert q["test_grad_W_shape"].status == "passed" and q["test_grad_W_values"].status == "failed"
-    assert "sigma'(v) = s - s*s of the activation is missing" in q["test_grad_W_values"].message
-    assert 0 < r.score < r.max_score
-
-
-def test_crash_and_invalid_json_score_zero_with_a_note_while_others_are_graded(graded):
-    results, out = graded
-    crashed = _by_assignment(results, "crasher")
-    assert crashed["jacobians"].score < crashed["jacobians"].max_score
-    assert any("kernel died" in n for n in crashed["jacobians"].notes)
-    before = {q.grade_id: q.status for q in crashed["jacobians"].questions}
-    assert before["test_dE_ds_shape"] == "passed"            # graded before the crash
-    assert before["test_ds_dv_shape"] == before["test_grad_W_values"] == "not run"
-    assert crashed["subscripts"].score == crashed["subscripts"].max_score
-    garbled = _by_assignment(results, "garbled")
-    assert garbled["differentials"].score == 0
-    assert any("not valid notebook JSON" in n for n in garbled["differentials"].notes)
-    assert garbled["subscripts"].score == garbled["subscripts"].max_score
-    md = (out / "feedback" / "garbled.md").read_text()
-    assert "not valid notebook JSON" in md
-
-
-def test_endless_loop_times_out_with_a_note_while_the_rest_is_graded(tmp_path):
-    nb = nbformat.read(_source("subscripts"), as_version=4)
-    _answer(nb, "dE_dw", "    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    while True:\n        pass\n")
-    # grad_W that does not call dE_dw, so question 2 is graded despite the loop in question 1
-    _answer(nb, "grad_W", "            G[i, j] = dE_dw(W, x, y, i, j)\n",
-            "            s = 1 / (1 + np.exp(-(W @ x)))\n"
-            "            G[i, j] = ((s - s * s) * (s - y))[i, 0] * x[j, 0]\n")
-    subs = tmp_path / "subs"
-    (subs / "looper" / "subscripts").mkdir(parents=True)
-    nbformat.write(nb, subs / "looper" / "subscripts" / "subscripts.ipynb")
-    shutil.copytree(SOURCE / "subscripts", subs / "teacher" / "subscripts")
-    results = autograde_mod.autograde(subs, SOURCE, tmp_path / "out", timeout=4)
-    looper = {q.grade_id: q for q in results["looper"][0].questions}
-    assert looper["test_dE_dw_scalar"].status == looper["test_dE_dw_values"].status == "timeout"
-    assert looper["test_dE_dw_scalar"].points == 0
-    assert looper["test_grad_W_shape"].status == looper["test_grad_W_values"].status == "passed"
-    assert any("did not finish within 4 s" in n for n in results["looper"][0].notes)
-    assert results["teacher"][0].score == results["teacher"][0].max_score
-    assert "did not finish" in (tmp_path / "out" / "feedback" / "looper.md").read_text()
-
-
-def test_code_that_ignores_the_interrupt_cannot_hang_the_grader():
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
-        nbformat.v4.new_code_cell("print('never reached while the kernel is busy')"),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    notes = autograde_mod.execute(nb, timeout=1)
-    assert [c.metadata["autograde"]["status"] for c in nb.cells] == ["timeout", "timeout"]
-    assert len(notes) == 2 and all("did not finish within 1 s" in n for n in notes)
-
-
-def test_hidden_tests_are_restored_and_edited_tests_do_not_count(released, tmp_path):
-    """A student who deletes the visible assertion and whose notebook lacks hidden tests is still tested."""
-    nb = nbformat.read(released / "subscripts" / "subscripts.ipynb", as_version=4)
-    _answer(nb, "dE_dw", "    # YOUR CODE HERE\n    raise NotImplementedError()", "    return 0.0")
-    _cell(nb, "test_dE_dw_scalar").source = "pass"
-    subs = tmp_path / "subs"
-    (subs / "cheater" / "subscripts").mkdir(parents=True)
-    nbformat.write(nb, subs / "cheater" / "subscripts" / "subscripts.ipynb")
-    results = autograde_mod.autograde(subs, SOURCE, tmp_path / "out", timeout=60)
-    q = {q.grade_id: q for q in results["cheater"][0].questions}
-    assert q["test_dE_dw_scalar"].status == "passed"          # 0.0 is a number: the visible test passes
-    assert q["test_dE_dw_values"].status == "failed"          # the restored hidden test does not
-    assert "zero everywhere" in q["test_dE_dw_values"].message
+@pytest.mark.parametrize("change, expected", [
+    (_unchecked_test, ["the test cell 'new_test' has no entry in TESTS",
+                       "TESTS['test_grad_W_values'] has no test cell"]),
+    (_reference_in_setup, ["(grade_id 'setup')", "imports backprop.subscript, which STUDENT_PACKAGE does not allow"]),
+], ids=["test-without-check", "reference-in-setup"])
+def test_release_refuses_sources_the_grader_cannot_trust(tmp_path, change, expected):
+    src = _broken_source(tmp_path, change)
+    with pytest.raises(release_mod.ReleaseError) as info:
+        release_mod.release(src, tmp_path / "out")
+    for part in expected:
+        assert part in str(info.value)

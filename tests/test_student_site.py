@@ -231,3 +231,27 @@ def test_student_build_shows_every_exercise_and_no_solution_box(book, student_bu
     assert not missing, "\n".join(missing)
     for page in pages:
         assert 'class="solution' not in page.read_text(), f"a solution box is left in {page.name}"
+
+
+def test_student_build_has_no_instructor_page_and_no_launch_buttons(student_build):
+    html_dir = student_build / "_build" / "html"
+    assert not (html_dir / "book" / "instructor_guide.html").exists()
+    for page in html_dir.rglob("*.html"):
+        text = page.read_text()
+        assert "instructor_guide" not in text and "instructor/" not in text, f"{page.name} links to instructor material"
+        assert "mybinder.org/v2/" not in text and "colab.research.google.com/github/" not in text, \
+            f"{page.name} has launch buttons (into this repository, which holds the solutions)"
+
+
+def test_launch_buttons_point_to_a_configurable_student_repository():
+    tool = _load_tool()
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    off = tool.student_config(config)
+    assert not any(off["launch_buttons"].get(k) for k in ("binderhub_url", "jupyterhub_url", "colab_url"))
+    assert off["html"]["use_repository_button"] is False and "repository" not in off
+    on = tool.student_config(config, student_repo="https://github.com/example/backprop-student")
+    assert on["repository"]["url"] == "https://github.com/example/backprop-student"
+    assert on["launch_buttons"] == config["launch_buttons"]
+    toc = tool.student_toc(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    files = [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    assert "book/instructor_guide" not in files and "book/02_subscripts" in files

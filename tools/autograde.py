@@ -1,388 +1,275 @@
-"""Grade submitted notebooks locally against the instructor sources (no nbgrader database needed).
+"""Grade submitted notebooks in sandboxes, with verdicts decided outside the students' kernels.
 
-    python tools/autograde.py SUBMISSIONS [--source instructor/source] [--out autograded]
-                              [--timeout 30] [--assignment NAME ...]
+    python3 dev.py autograde SUBMISSIONS [--out autograded] [--jobs N] [--assignment NAME ...]
+                             [--timeout 30] [--force] [--secret HEX] [--unsafe] [--source DIR]
 
-Layout (the same as nbgrader's ``submitted/`` folder, so that folder can be graded as it is):
+SUBMISSIONS is nbgrader's layout ``SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb`` (its
+``submitted/`` folder works as it is), an LMS bulk-download zip, or a folder with such zips
+(see tools/grading/intake.py). Every notebook of every assignment that someone submitted (or
+each ``--assignment``) is graded for every student:
 
-    SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb
+1. the submission's outputs are cleared (nbgrader's ClearOutput); read-only and test cells are
+   restored from instructor/source by grade_id; each test cell becomes a probe that calls the
+   student's function on fresh inputs (seeded per student and assignment from the course
+   secret in the gradebook) — see instructor/AUTHORING.md;
+2. the notebook runs with nbgrader's Execute preprocessor in a kernel inside a bubblewrap
+   sandbox (no network, read-only student copy of backprop without its reference modules, no
+   view of instructor/ or other submissions, private /tmp, CPU/memory/process/output limits);
+3. the grader process decodes each probe's answers and compares them with expected values it
+   computes itself from the reference (backprop.diagnose names the mistake).
 
-``<assignment>/<notebook>.ipynb`` is the path of a notebook under the source folder
-(instructor/source). For every student and every assignment that at least one student submitted
-(or every ``--assignment`` given), each source notebook is graded:
+Results go to OUT/gradebook.sqlite as each notebook finishes; a rerun skips what is graded
+(unchanged file, same seed) unless ``--force``; Ctrl-C loses at most the notebooks in flight.
+Reports (scores.csv, questions.csv, grades_lms.csv, feedback/<student>.html|.json) are written
+from the whole gradebook; executed notebooks are in OUT/executed/<student>/<assignment>/.
+Without bubblewrap the grader refuses to run unless ``--unsafe``.
 
-1. the submission is read (a file that is not a notebook gets zero, with a note), its outputs are
-   cleared (nbgrader's ClearOutput) and duplicated grade_ids dropped (nbgrader's DeduplicateIds);
-2. every test cell and read-only cell is restored from the instructor source, matched by grade_id,
-   so the hidden tests are back and edited tests count for nothing; a deleted test cell is
-   appended at the end; the student's answer cells are kept;
-3. the notebook runs with nbclient in a fresh kernel (working directory: a temporary folder),
-   cell by cell with a per-cell timeout. An error does not stop the run; a cell that runs out of
-   time is interrupted (the rest still runs); if the kernel dies, the cells not run get zero;
-4. each test cell is scored by nbgrader's own rule (nbgrader.utils.determine_grade): full points
-   unless it raised an error or wrote to stderr; its points come from the source, never from the
-   submission.
-
-Written to OUT (default autograded/, gitignored):
-
-    scores.csv                           one row per student and assignment: score, max_score
-    questions.csv                        one row per student and test cell (grade_id): points, status, message
-    feedback/<student>.md, .json         per question: points, status and the failing test's message
-                                         (the hidden tests' messages come from backprop.diagnose)
-    executed/<student>/<assignment>/<notebook>.ipynb   the graded notebooks, with outputs
-
-Exit code 0 when every submission was graded (even with zero points), 1 on a bad argument.
+Exit code 0 when everything was graded (even with zero points), 1 on a bad argument or
+instructor-side problem, 2 when no sandbox is available, 130 when interrupted.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
+import selectors
 import shutil
+import subprocess
 import sys
-import tempfile
-from dataclasses import asdict, dataclass, field
+import time
 from pathlib import Path
 
-import nbformat
+from grading import gradebook as gb
+from grading import intake as intake_mod
+from grading import reports, sandbox, spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "instructor" / "source"
 OUT = ROOT / "autograded"
+WORKER = Path(__file__).resolve().parent / "grading" / "worker.py"
 
 
-@dataclass
-class Question:
-    """The result of one autograder test cell."""
-
-    grade_id: str
-    max_points: float
-    points: float = 0.0
-    status: str = "not run"       # passed | failed | timeout | not run | manual
-    message: str = ""
+class GradingError(Exception):
+    """A bad argument or an instructor-side problem (named in the message)."""
 
 
-@dataclass
-class NotebookResult:
-    assignment: str
-    notebook: str                 # path under the assignment folder, e.g. "subscripts.ipynb"
-    questions: list[Question]
-    notes: list[str] = field(default_factory=list)
-    answer_errors: list[str] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return sum(q.points for q in self.questions)
-
-    @property
-    def max_score(self) -> float:
-        return sum(q.max_points for q in self.questions)
+def source_notebooks(source: Path) -> dict[str, list[str]]:
+    if not source.is_dir():
+        raise GradingError(f"source folder {source} does not exist")
+    return {a.name: sorted(p.name for p in a.glob("*.ipynb"))
+            for a in sorted(source.iterdir()) if a.is_dir() and not a.name.startswith((".", "_"))}
 
 
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+class Workers:
+    """N long-lived worker processes (tools/grading/worker.py), one sandbox slot each."""
+
+    def __init__(self, n: int, tmp: Path):
+        self.tmp, self.sel, self.procs, self.busy = tmp, selectors.DefaultSelector(), {}, {}
+        # sandbox slots unique on the machine (uid 60000 + slot, cgroup per slot): two grading
+        # runs at the same time never share a user id or kill each other's kernels
+        self.base = (os.getpid() % 100000) * 64
+        for slot in range(n):
+            self._start(slot)
+
+    def _start(self, slot: int) -> None:
+        p = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open(self.tmp / f"worker{slot}.log", "ab"), text=True, bufsize=1,
+                             start_new_session=True)     # Ctrl-C reaches the grader, which stops them
+        self.procs[slot] = p
+        self.sel.register(p.stdout, selectors.EVENT_READ, slot)
+
+    def free(self) -> list[int]:
+        return [s for s in self.procs if s not in self.busy]
+
+    def send(self, slot: int, task: dict) -> None:
+        task = {**task, "slot": self.base + slot, "workdir": str(self.tmp / f"w{slot}")}
+        self.busy[slot] = task
+        self.procs[slot].stdin.write(json.dumps(task) + "\n")
+        self.procs[slot].stdin.flush()
+
+    def results(self, timeout: float = 1.0):
+        """Yield (task, result) for finished tasks; a dead worker's task gets a zero result."""
+        for key, _ in self.sel.select(timeout):
+            slot = key.data
+            line = self.procs[slot].stdout.readline()
+            task = self.busy.pop(slot, None)
+            if line:
+                yield task, json.loads(line)["result"]
+                continue
+            self.sel.unregister(self.procs[slot].stdout)
+            self.procs[slot].wait()
+            sandbox.kill_slot(self.base + slot)
+            self._start(slot)
+            if task is not None:
+                yield task, {"questions": None, "answer_errors": [],
+                             "notes": ["the grader's worker process died while grading this notebook "
+                                       "(far too much output or memory?); every question of it scores zero"]}
+
+    def stop(self) -> None:
+        for slot, p in self.procs.items():
+            try:
+                p.kill()
+                p.wait(timeout=10)
+            except Exception:
+                pass
+            sandbox.kill_slot(self.base + slot)
+            sandbox.remove_slot(self.base + slot)
 
 
-def _is_test(cell) -> bool:
-    m = _nbgrader(cell)
-    return bool(m.get("grade")) and not m.get("solution")
+def _zero_questions(source: Path, task: dict, status: str, message: str) -> list[dict]:
+    import nbformat
+    nb = nbformat.read(source / task["assignment"] / task["notebook"], as_version=4)
+    return [{"grade_id": c.metadata["nbgrader"]["grade_id"], "max_points": float(c.metadata["nbgrader"]["points"]),
+             "points": 0.0, "status": status, "message": message}
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
 
 
-def _is_restored(cell) -> bool:
-    """Cells the grader takes from the source: autograder tests and read-only cells."""
-    m = _nbgrader(cell)
-    return bool(m.get("grade_id")) and not m.get("solution") and bool(m.get("grade") or m.get("locked"))
+class Progress:
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.done, self.t0, self.enabled = total, 0, time.monotonic(), enabled
+        self.tty = sys.stderr.isatty()
+        self.last_line = -1.0
 
-
-def _error_text(output) -> str:
-    return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-
-
-def _explain(output) -> str:
-    """A one-line, student-facing message for an error output of a test cell."""
-    ename, evalue = output.get("ename", ""), output.get("evalue", "")
-    if ename == "NotImplementedError":
-        return "not answered: the answer cell still raises NotImplementedError"
-    if ename == "NameError":
-        return f"{_error_text(output)} (did the answer cell run without error?)"
-    if ename == "AssertionError" and evalue:
-        return evalue
-    return _error_text(output)
-
-
-def prepare(source_nb, submission_nb) -> tuple:
-    """The notebook to run: the submission with every test and read-only cell restored from the source.
-
-    Returns (notebook, notes). Neither argument is modified.
-    """
-    from nbgrader.preprocessors import ClearOutput, DeduplicateIds
-    nb = nbformat.from_dict(submission_nb)
-    resources: dict = {}
-    for step in (ClearOutput, DeduplicateIds):
-        nb, resources = step().preprocess(nb, resources)
-    originals = {_nbgrader(c)["grade_id"]: c for c in source_nb.cells if _is_restored(c)}
-    known_ids = {_nbgrader(c).get("grade_id") for c in source_nb.cells if _nbgrader(c).get("grade_id")}
-    notes, present = [], set()
-    for i, cell in enumerate(nb.cells):
-        gid = _nbgrader(cell).get("grade_id")
-        if gid in originals:
-            src = originals[gid]
-            nb.cells[i] = nbformat.from_dict({**src, "outputs": [], "execution_count": None}
-                                             if src.cell_type == "code" else dict(src))
-            present.add(gid)
-        elif gid and gid not in known_ids and _nbgrader(cell).get("grade"):
-            cell.metadata["nbgrader"] = {**_nbgrader(cell), "grade": False}   # an unknown test is not scored
-            notes.append(f"cell with unknown grade_id {gid!r} is not graded")
-    for src in source_nb.cells:
-        gid = _nbgrader(src).get("grade_id")
-        if _is_test(src) and gid not in present:
-            nb.cells.append(nbformat.from_dict({**src, "outputs": [], "execution_count": None}))
-            notes.append(f"test cell {gid!r} was missing from the submission; it was restored at the end")
-        elif _nbgrader(src).get("solution") and gid not in {_nbgrader(c).get("grade_id") for c in nb.cells}:
-            notes.append(f"answer cell {gid!r} is missing from the submission")
-    nb.metadata["kernelspec"] = source_nb.metadata.get("kernelspec", {"name": "python3", "display_name": "Python 3",
-                                                                       "language": "python"})
-    return nb, notes
-
-
-def _client_class():
-    """nbclient's NotebookClient, noting which cells ran out of time (nbclient only logs it)."""
-    from nbclient import NotebookClient
-
-    class GradingClient(NotebookClient):
-        timed_out: set
-
-        async def _async_handle_timeout(self, timeout, cell=None):
-            if cell is not None:
-                self.timed_out.add(id(cell))
-            return await super()._async_handle_timeout(timeout, cell)
-
-    return GradingClient
-
-
-def execute(nb, timeout: float, kernel_name: str = "python3") -> list[str]:
-    """Run every cell of ``nb`` in place (errors allowed, per-cell timeout); returns notes on timeouts/crashes.
-
-    A cell that runs out of time is interrupted and reported as an error (nbclient's
-    ``interrupt_on_timeout`` with ``error_on_timeout``), so even a kernel that ignores the
-    interrupt costs at most about ``timeout`` seconds (plus nbclient's output wait) per cell.
-    """
-    from nbclient.exceptions import DeadKernelError
-    notes = []
-    with tempfile.TemporaryDirectory(prefix="autograde-") as workdir:
-        client = _client_class()(
-            nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True, record_timing=False,
-            shutdown_kernel="immediate",     # a kernel still stuck in a loop is killed, not waited for
-            interrupt_on_timeout=True,
-            error_on_timeout={"ename": "TimeoutError", "evalue": f"cell did not finish within {timeout:g} s",
-                              "traceback": []},
-            resources={"metadata": {"path": workdir}})
-        client.timed_out = set()
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                try:
-                    client.execute_cell(cell, index)
-                except DeadKernelError:
-                    cell.metadata["autograde"] = {"status": "crashed"}
-                    notes.append(f"the Python kernel died (crashed) while running cell {index + 1}"
-                                 f"{_id_suffix(cell)}; the cells after it were not run and score zero")
-                    for later in nb.cells[index + 1:]:
-                        later.metadata["autograde"] = {"status": "not run"}
-                    break
-                if id(cell) in client.timed_out:
-                    cell.metadata["autograde"] = {"status": "timeout"}
-                    notes.append(f"cell {index + 1}{_id_suffix(cell)} did not finish within {timeout:g} s "
-                                 "(an endless loop?) and was interrupted")
-    return notes
-
-
-def _id_suffix(cell) -> str:
-    gid = _nbgrader(cell).get("grade_id")
-    return f" (grade_id {gid!r})" if gid else ""
-
-
-def score(source_nb, executed_nb) -> tuple[list[Question], list[str]]:
-    """Questions (one per source test cell, scored by nbgrader's determine_grade) and errors of answer cells."""
-    from nbgrader.utils import determine_grade
-    by_id = {_nbgrader(c).get("grade_id"): c for c in executed_nb.cells if _is_test(c)}
-    questions = []
-    for src in source_nb.cells:
-        m = _nbgrader(src)
-        if not m.get("grade"):
-            continue
-        q = Question(m["grade_id"], float(m["points"]))
-        questions.append(q)
-        if m.get("solution"):
-            q.status, q.message = "manual", "graded by hand (not scored by tools/autograde.py)"
-            continue
-        cell = by_id.get(m["grade_id"])
-        state = cell.metadata.get("autograde", {}).get("status") if cell is not None else "not run"
-        if cell is None or state in ("not run", "crashed") or cell.get("execution_count") is None and not cell.outputs:
-            q.status = "not run"
-            q.message = "the kernel crashed during this test" if state == "crashed" else "not run (the kernel had died)"
-            continue
-        # score with nbgrader's rule, on a copy carrying the source's points
-        graded = nbformat.from_dict(cell)
-        graded.metadata["nbgrader"] = dict(m)
-        points, _ = determine_grade(graded)
-        q.points = float(points or 0.0)
-        if state == "timeout":
-            q.status, q.points = "timeout", 0.0
-            q.message = "did not finish within the time limit (an endless loop?)"
-        elif q.points >= q.max_points:
-            q.status = "passed"
-        else:
-            q.status = "failed"
-            errors = [o for o in cell.outputs if o.output_type == "error"]
-            stderr = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
-            if errors:
-                q.message = _explain(errors[0])
-            elif stderr:
-                q.message = "the test wrote to stderr (a warning counts as a failure): " + stderr[0].text.strip()[:300]
-            else:
-                q.message = f"partial credit: {q.points:g} of {q.max_points:g}"
-    answer_errors = []
-    for cell in executed_nb.cells:
-        if _nbgrader(cell).get("solution") and cell.cell_type == "code":
-            for o in cell.outputs:
-                if o.output_type == "error" and o.get("ename") not in ("NotImplementedError",):
-                    answer_errors.append(f"answer cell {_nbgrader(cell).get('grade_id')!r}: {_error_text(o)}")
-    return questions, answer_errors
-
-
-def _zero(source_nb) -> list[Question]:
-    return [Question(_nbgrader(c)["grade_id"], float(_nbgrader(c)["points"]), status="not run")
-            for c in source_nb.cells if _nbgrader(c).get("grade")]
-
-
-def grade_notebook(source_path: Path, submission: Path, assignment: str, timeout: float,
-                   executed_out: Path | None = None) -> NotebookResult:
-    """Grade one submitted notebook; never raises for a bad submission (it scores zero with a note)."""
-    source_nb = nbformat.read(source_path, as_version=4)
-    rel = str(source_path.relative_to(source_path.parents[0]))
-    result = NotebookResult(assignment, rel, _zero(source_nb))
-    if not submission.exists():
-        result.notes.append(f"{rel} was not submitted")
-        return result
-    try:
-        sub_nb = nbformat.read(submission, as_version=4)
-    except Exception as err:
-        result.notes.append(f"{rel} could not be read as a notebook (not valid notebook JSON: "
-                            f"{type(err).__name__}: {str(err)[:200]}); every question of it scores zero")
-        return result
-    try:
-        nb, notes = prepare(source_nb, sub_nb)
-        result.notes += notes
-        result.notes += execute(nb, timeout, source_nb.metadata.get("kernelspec", {}).get("name", "python3"))
-        result.questions, result.answer_errors = score(source_nb, nb)
-    except Exception as err:  # the grader must go on with the other submissions
-        result.questions = _zero(source_nb)
-        result.notes.append(f"{rel} could not be graded ({type(err).__name__}: {str(err)[:300]}); "
-                            "every question of it scores zero")
-        return result
-    if executed_out is not None:   # a copy for the instructor; failing to save it changes no score
-        try:
-            from nbgrader.preprocessors import LimitOutput
-            nb, _ = LimitOutput().preprocess(nb, {})
-            executed_out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, executed_out)
-        except Exception as err:
-            result.notes.append(f"the executed copy of {rel} could not be saved ({type(err).__name__}: {err})")
-    return result
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.t0
+        rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / (rate / 60) if rate > 0 else 0.0
+        bar = "#" * int(30 * self.done / max(self.total, 1))
+        line = (f"[{bar:<30}] {self.done}/{self.total} notebooks  {rate:.1f}/min  "
+                f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {label}")
+        if self.tty:
+            print("\r" + line[:120].ljust(120), end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
+        elif self.done == self.total or time.monotonic() - self.last_line > 10:
+            print(line, file=sys.stderr, flush=True)
+            self.last_line = time.monotonic()
 
 
 def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout: float = 30,
-              assignments: list[str] | None = None) -> dict[str, list[NotebookResult]]:
-    """Grade every student's submissions; write scores.csv, questions.csv and feedback/; return the results."""
-    submissions, source, out = Path(submissions), Path(source), Path(out)
-    if not submissions.is_dir():
-        raise ValueError(f"submissions folder {submissions} does not exist")
-    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if assignments is None:
-        assignments = sorted({a.name for s in students for a in (submissions / s).iterdir()
-                              if a.is_dir() and (source / a.name).is_dir()})
-    for a in assignments:
-        if not (source / a).is_dir():
-            raise ValueError(f"assignment {a!r} has no source folder {source / a}")
-    for stale in ("executed", "feedback"):   # this run's reports only
-        shutil.rmtree(out / stale, ignore_errors=True)
-    results: dict[str, list[NotebookResult]] = {}
-    for student in students:
-        results[student] = []
-        for a in assignments:
-            for src in sorted(p for p in (source / a).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts):
-                rel = src.relative_to(source / a)
-                r = grade_notebook(src, submissions / student / a / rel, a, timeout,
-                                   out / "executed" / student / a / rel)
-                r.notebook = str(rel)
-                results[student].append(r)
-    write_reports(results, out)
-    return results
-
-
-def write_reports(results: dict[str, list[NotebookResult]], out: Path) -> None:
+              assignments: list[str] | None = None, jobs: int = 2, force: bool = False, unsafe: bool = False,
+              secret: str | None = None, progress: bool = True,
+              notebook_timeout: float | None = None) -> dict[str, list[dict]]:
+    """Grade; returns {student: [notebook results of this gradebook]} (see reports.py for the files)."""
+    submissions, source, out = Path(submissions), Path(source).resolve(), Path(out).resolve()
+    if not submissions.exists():
+        raise GradingError(f"submissions {submissions} do not exist")
+    nbs = source_notebooks(source)
+    for a in assignments or []:
+        if a not in nbs:
+            raise GradingError(f"assignment {a!r} has no source folder {source / a}")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "scores.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "assignment", "score", "max_score"])
-        for student, rs in results.items():
-            for a in dict.fromkeys(r.assignment for r in rs):
-                mine = [r for r in rs if r.assignment == a]
-                w.writerow([student, a, f"{sum(r.score for r in mine):g}", f"{sum(r.max_score for r in mine):g}"])
-    with open(out / "questions.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message"])
-        for student, rs in results.items():
-            for r in rs:
-                for q in r.questions:
-                    w.writerow([student, r.assignment, r.notebook, q.grade_id, f"{q.points:g}", f"{q.max_points:g}",
-                                q.status, q.message])
-    fb = out / "feedback"
-    fb.mkdir(exist_ok=True)
-    for student, rs in results.items():
-        data = {"student": student, "score": sum(r.score for r in rs), "max_score": sum(r.max_score for r in rs),
-                "notebooks": [{**{k: v for k, v in asdict(r).items()}, "score": r.score, "max_score": r.max_score}
-                              for r in rs]}
-        (fb / f"{student}.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        (fb / f"{student}.md").write_text(feedback_markdown(student, rs))
-
-
-def feedback_markdown(student: str, rs: list[NotebookResult]) -> str:
-    lines = [f"# Feedback for {student}", "",
-             f"Total: {sum(r.score for r in rs):g} / {sum(r.max_score for r in rs):g} points", ""]
-    for r in rs:
-        lines += [f"## {r.assignment}/{r.notebook}: {r.score:g} / {r.max_score:g}", ""]
-        lines += [f"> **Note:** {n}" for n in r.notes] + ([""] if r.notes else [])
-        for q in r.questions:
-            mark = {"passed": "passed", "failed": "failed", "timeout": "timed out"}.get(q.status, q.status)
-            lines.append(f"- `{q.grade_id}`: {q.points:g} / {q.max_points:g} ({mark})" + (f" — {q.message}" if q.message else ""))
-        if r.answer_errors:
-            lines += ["", "Errors raised by your answer cells:", ""] + [f"- {e}" for e in r.answer_errors]
-        lines.append("")
-    return "\n".join(lines)
+    stage = out / ".intake"
+    shutil.rmtree(stage, ignore_errors=True)
+    found = intake_mod.collect(submissions, nbs, stage)
+    for note in found.notes.get("_archives", []):
+        print(f"autograde: {note}", file=sys.stderr)
+    students = sorted(s for s in found.found if not s.startswith("_"))
+    todo = assignments or sorted({a for s in students for a in found.found[s]})
+    for a in todo:
+        try:
+            spec.load(source / a)
+        except spec.SpecError as err:
+            raise GradingError(str(err)) from err
+    book = gb.Gradebook(out / "gradebook.sqlite")
+    key = book.secret(secret)
+    tasks = []
+    for student in students:
+        for a in todo:
+            seed = gb.Gradebook.seed(key, student, a)
+            for nb in nbs[a]:
+                cand = found.found[student].get(a, {}).get(nb)
+                sha = gb.sha256(cand.path if cand else None)
+                if not force and book.done(student, a, nb, sha, seed):
+                    continue
+                tasks.append({"student": student, "assignment": a, "notebook": nb, "seed": seed, "sha": sha,
+                              "submission": str(cand.path) if cand else None, "source": str(source / a),
+                              "timeout": timeout, "unsafe": unsafe,
+                              "notebook_timeout": notebook_timeout or max(120, 6 * timeout),
+                              "executed": str(out / "executed" / student / a / nb)})
+    bar = Progress(len(tasks), progress)
+    if tasks:
+        pending = [t for t in tasks if t["submission"]]
+        for t in (t for t in tasks if not t["submission"]):   # nothing to run: zero, recorded now
+            book.record(t["student"], t["assignment"], t["notebook"], t["sha"], t["seed"],
+                        {"questions": _zero_questions(source, t, "not submitted", "not submitted"),
+                         "notes": [f"{t['notebook']} was not submitted"], "answer_errors": []})
+            bar.step(f"{t['student']}/{t['assignment']}")
+        tmp = Path(f"/tmp/bpg-{os.getpid()}")        # short: ZeroMQ ipc socket paths are limited
+        tmp.mkdir(parents=True, exist_ok=True)
+        workers = Workers(max(1, min(jobs, len(pending) or 1)), tmp) if pending else None
+        try:
+            while pending or (workers and workers.busy):
+                for slot in workers.free():
+                    if pending:
+                        workers.send(slot, pending.pop(0))
+                for task, result in workers.results():
+                    if task is None:
+                        continue
+                    if result.get("questions") is None:
+                        result["questions"] = _zero_questions(source, task, "not run", "the grader's worker died")
+                    book.record(task["student"], task["assignment"], task["notebook"], task["sha"],
+                                task["seed"], result)
+                    bar.step(f"{task['student']}/{task['assignment']}")
+        finally:
+            if workers:
+                workers.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+            rows = book.rows()
+            reports.write(rows, found.notes, out)
+            book.close()
+    else:
+        rows = book.rows()
+        reports.write(rows, found.notes, out)
+        book.close()
+    results: dict[str, list[dict]] = {}
+    for r in rows:
+        results.setdefault(r["student"], []).append(r)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("submissions", type=Path, help="folder SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb")
+    ap.add_argument("submissions", type=Path, help="folder SUBMISSIONS/<student>/<assignment>/<nb>.ipynb or a zip")
     ap.add_argument("--source", type=Path, default=SOURCE, help="instructor source folder (default: instructor/source)")
     ap.add_argument("--out", type=Path, default=OUT, help="report folder (default: autograded/)")
-    ap.add_argument("--timeout", type=float, default=30, help="seconds per cell (default 30)")
+    ap.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
     ap.add_argument("--assignment", action="append", dest="assignments", help="grade only this assignment (repeatable)")
+    ap.add_argument("--notebook-timeout", type=int, default=None,
+                    help="seconds per notebook before its kernel is killed (default max(120, 6 x --timeout))")
+    ap.add_argument("--jobs", type=int, default=2, help="notebooks graded in parallel (default 2)")
+    ap.add_argument("--force", action="store_true", help="regrade notebooks already in the gradebook")
+    ap.add_argument("--secret", help="course secret for the fresh-data seeds (default: the gradebook's)")
+    ap.add_argument("--unsafe", action="store_true", help="run without a sandbox (students' code gets your rights)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
+    if not args.unsafe:
+        why = sandbox.unavailable_reason()
+        if why:
+            print(f"autograde: refusing to run students' code without a sandbox: {why}.\n"
+                  "Without one, a submission could read the hidden checks, change the package for the next "
+                  "student or stop the grader. Pass --unsafe to grade anyway (only for trusted notebooks).",
+                  file=sys.stderr)
+            return 2
     try:
-        results = autograde(args.submissions, args.source, args.out, args.timeout, args.assignments)
-    except ValueError as err:
+        results = autograde(args.submissions, args.source, args.out, args.timeout, args.assignments, args.jobs,
+                            args.force, args.unsafe, args.secret, not args.no_progress, args.notebook_timeout)
+    except GradingError as err:
         print(f"autograde: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\nautograde: interrupted; the notebooks graded so far are in the gradebook and the reports; "
+              "run the same command again to go on", file=sys.stderr)
+        return 130
     for student, rs in results.items():
-        notes = sum(len(r.notes) for r in rs)
-        print(f"{student}: {sum(r.score for r in rs):g} / {sum(r.max_score for r in rs):g}"
+        if student.startswith("_"):
+            continue
+        notes = sum(len(r.get("notes", [])) for r in rs)
+        print(f"{student}: {sum(r['score'] for r in rs):g} / {sum(r['max_score'] for r in rs):g}"
               + (f"  ({notes} note{'s' if notes != 1 else ''})" if notes else ""))
-    print(f"reports in {args.out}: scores.csv, questions.csv, feedback/")
+    print(f"reports in {args.out}: scores.csv, questions.csv, grades_lms.csv, feedback/, executed/")
     return 0
 
 

@@ -2,6 +2,12 @@
 
     python tools/release.py [--source instructor/source] [--out release] [ASSIGNMENT ...]
 
+Each assignment folder also holds ``grading.py``, the grader-side checks (instructor/AUTHORING.md):
+it is validated (every test cell has a check and every check a test cell; the setup cell imports
+only what its STUDENT_PACKAGE allows), it is never released, and the student self-check
+``selfcheck.py`` is generated from it into the source folder (rewritten only when stale) and
+released with the notebook.
+
 The sources are an nbgrader course source folder: SOURCE/<assignment>/<notebook>.ipynb with
 nbgrader cell metadata (solution cells with ``### BEGIN SOLUTION`` / ``### END SOLUTION``,
 autograder test cells with points and ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``).
@@ -20,6 +26,7 @@ second run gives byte-identical files.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shutil
 import sys
@@ -36,6 +43,7 @@ REGIONS = (("BEGIN SOLUTION", "END SOLUTION", "solution"),
            ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grade"),
            ("BEGIN MARK SCHEME", "END MARK SCHEME", "grade"))
 GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]+$")
+NEVER_RELEASED = {"grading.py", "__pycache__"}
 
 
 class ReleaseError(Exception):
@@ -123,6 +131,65 @@ def validate(path: Path) -> list[str]:
     return problems
 
 
+def validate_checks(folder: Path, paths: list[Path]) -> list[str]:
+    """Problems of an assignment's grading.py against its notebooks (see instructor/AUTHORING.md)."""
+    from grading import spec
+    where = _rel(folder / "grading.py")
+    try:
+        checks = spec.load(folder)
+    except spec.SpecError as err:
+        return [str(err)]
+    problems, tests = [], set()
+    for path in paths:
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:
+            continue
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution"):
+                tests.add(meta.get("grade_id"))
+            if meta.get("locked") and not meta.get("grade") and cell.cell_type == "code":
+                problems += [f"{_rel(path)}: {_cell_name(index, cell)}: {p}"
+                             for p in _setup_imports(cell.source, checks.student_package)]
+    for gid in sorted(tests - set(checks.tests)):
+        problems.append(f"{where}: the test cell {gid!r} has no entry in TESTS")
+    for gid in sorted(set(checks.tests) - tests):
+        problems.append(f"{where}: TESTS[{gid!r}] has no test cell (grade: true) in the notebook")
+    return problems
+
+
+def _setup_imports(source: str, allowed: dict) -> list[str]:
+    """Imports of backprop in a read-only code cell that the assignment's STUDENT_PACKAGE forbids."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        return [f"not valid Python ({err})"]
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods = [(a.name, None) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            mods = [(node.module, [a.name for a in node.names])]
+        else:
+            continue
+        for mod, names in mods:
+            if mod.split(".")[0] != "backprop":
+                continue
+            if mod == "backprop":
+                for n in names or []:
+                    if f"backprop.{n}" not in allowed:
+                        bad.append(f"imports backprop.{n}, which STUDENT_PACKAGE does not allow")
+                continue
+            if mod not in allowed:
+                bad.append(f"imports {mod}, which STUDENT_PACKAGE does not allow (a reference is no setup)")
+            elif allowed[mod] != "*":
+                for n in names or []:
+                    if n not in allowed[mod]:
+                        bad.append(f"imports {n} from {mod}, which STUDENT_PACKAGE does not allow")
+    return bad
+
+
 def student_version(nb, name: str = "notebook"):
     """The student version of an instructor notebook (a copy), by nbgrader's preprocessors."""
     from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
@@ -142,8 +209,13 @@ def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | Non
         raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
     found = notebooks(source, assignments)
     problems = [p for paths in found.values() for path in paths for p in validate(path)]
+    if not problems:
+        problems = [p for name, paths in found.items() for p in validate_checks(source / name, paths)]
     if problems:
         raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+    from grading import selfcheck
+    for name in found:
+        selfcheck.write(source / name)     # the students' check, from grading.py (only when stale)
     written = []
     for name, paths in found.items():
         folder, target = source / name, out / name
@@ -157,7 +229,8 @@ def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | Non
             nbformat.write(nb, dest)
         for other in sorted(folder.rglob("*")):   # data files etc. travel with the assignment
             rel = other.relative_to(folder)
-            if other.is_file() and other.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts):
+            if other.is_file() and other.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts) \
+                    and not NEVER_RELEASED & set(rel.parts):
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(other, tmp / rel)
         shutil.rmtree(target, ignore_errors=True)

@@ -1,0 +1,45 @@
+"""Grader-side checks of the assignment `deep_softmax` (never released, never in the sandbox)."""
+import numpy as np
+
+from backprop import MLP
+from backprop.activations import softmax
+
+STUDENT_PACKAGE = {"backprop.seed": "*", "backprop.activations": ["sigmoid", "softmax"]}
+
+
+def _one_hot(rng, k, B):
+    return np.eye(k)[:, rng.integers(k, size=B)]
+
+
+def logits(rng):
+    """Fresh logits V2 (k, B) with one-hot targets, two sizes."""
+    return [dict(V2=rng.standard_normal((k, B)), Y=_one_hot(rng, k, B)) for k, B in ((3, 4), (4, 2))]
+
+
+def batches(rng):
+    """Fresh two-layer networks (params), batches X and targets Y of two sizes."""
+    cases = []
+    for n0, n1, n2, B in ((4, 5, 3, 3), (3, 6, 4, 5)):
+        params = {"W1": rng.standard_normal((n1, n0)), "b1": rng.standard_normal((n1, 1)),
+                  "W2": rng.standard_normal((n2, n1)), "b2": rng.standard_normal((n2, 1))}
+        cases.append(dict(params=params, X=rng.standard_normal((n0, B)), Y=_one_hot(rng, n2, B)))
+    return cases
+
+
+def delta(V2, Y):
+    """Delta_2 = (softmax(V2) - Y) / B; test_grader_assignments checks it with central differences."""
+    return (softmax(V2) - Y) / V2.shape[1]
+
+
+def gradients(params, X, Y):
+    net = MLP([X.shape[0], params["W1"].shape[0], params["W2"].shape[0]], hidden="sigmoid",
+              output="softmax", loss="cross_entropy")
+    return net.gradients(X, Y, params)
+
+
+TESTS = {
+    "test_output_delta_shape": dict(kind="shape", call="output_delta(V2, Y)", cases=logits, expected=delta),
+    "test_output_delta_values": dict(call="output_delta(V2, Y)", cases=logits, expected=delta),
+    "test_backward_shapes": dict(kind="shape", call="backward(params, X, Y)", cases=batches, expected=gradients),
+    "test_backward_values": dict(call="backward(params, X, Y)", cases=batches, expected=gradients),
+}

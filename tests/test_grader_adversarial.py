@@ -1,0 +1,467 @@
+"""The grader tried as clever, careless and honest students would (tools/autograde.py).
+
+One grading run (``--jobs 2``, the real command line) over a made-up class: the instructor
+solutions (honest, full marks), the blank release, and one student per trick or accident. Each
+test compares a student's points with the honest counterpart's. The grader needs bubblewrap as
+root (``python3 dev.py test`` installs it); without it these tests fail with the reason.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "instructor" / "source"
+ASSIGNMENTS = sorted(p.name for p in SOURCE.iterdir() if (p / "grading.py").exists())
+PACKAGE = ROOT / "src" / "backprop"
+
+
+def _source(a: str):
+    return nbformat.read(SOURCE / a / f"{a}.ipynb", as_version=4)
+
+
+def _cell(nb, grade_id: str):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _body(nb, grade_id: str, body: str):
+    """Replace the solution region of an answer cell by ``body`` (indented as a function body)."""
+    cell = _cell(nb, grade_id)
+    head, rest = cell.source.split("### BEGIN SOLUTION", 1)
+    _, tail = rest.split("### END SOLUTION", 1)
+    cell.source = head + "### BEGIN SOLUTION\n" + body.rstrip() + "\n    ### END SOLUTION" + tail
+    return nb
+
+
+def _replace(nb, grade_id: str, old: str, new: str):
+    cell = _cell(nb, grade_id)
+    assert old in cell.source, (grade_id, old)
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def _insert_after(nb, grade_id: str, code: str):
+    k = nb.cells.index(_cell(nb, grade_id))
+    nb.cells.insert(k + 1, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*.py")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _released(tmp: Path) -> Path:
+    out = tmp / "release"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--out", str(out)], check=True,
+                   capture_output=True)
+    return out
+
+
+def _class(subs: Path, release: Path) -> None:
+    """Write every student's submission under subs/."""
+    def put(student, a, nb, name=None):
+        path = subs / student / a / (name or f"{a}.ipynb")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(nb, (str, bytes)):
+            path.write_bytes(nb if isinstance(nb, bytes) else nb.encode())
+        else:
+            nbformat.write(nb, path)
+
+    for a in ASSIGNMENTS:
+        put("teacher", a, _source(a))
+        put("blank", a, nbformat.read(release / a / f"{a}.ipynb", as_version=4))
+    # the course's reference, reached in several ways
+    put("ref_import", "subscripts", _body(_source("subscripts"), "grad_W",
+        "    from backprop.subscript import grad_W as reference\n    return reference(W, x, y)"))
+    put("ref_importlib", "differentials", _body(_source("differentials"), "grad_W",
+        "    import importlib\n    return importlib.import_module('backprop.differential').grad_W(W, x, y)"))
+    put("ref_dunder", "jacobians", _body(_source("jacobians"), "grad_W",
+        "    ref = __import__('backprop.jacobian', fromlist=['grad_W'])\n    return ref.grad_W(W, x, y)"))
+    put("ref_numgrad", "differentials", _body(_source("differentials"), "grad_x",
+        "    from backprop import numerical_gradient\n    from backprop.seed import E\n"
+        "    return numerical_gradient(lambda x_: E(W, x_, y), x)"))
+    put("ref_mlp", "deep_softmax", _body(_source("deep_softmax"), "backward",
+        "    from backprop import MLP\n"
+        "    net = MLP([X.shape[0], params['W1'].shape[0], params['W2'].shape[0]], hidden='sigmoid',\n"
+        "              output='softmax', loss='cross_entropy')\n    return net.gradients(X, Y, params)"))
+    put("ref_source", "subscripts", _body(_source("subscripts"), "grad_W",
+        "    import backprop.seed, pathlib\n"
+        "    code = (pathlib.Path(backprop.seed.__file__).parent / 'subscript.py').read_text()\n"
+        "    ns = {'__name__': 'backprop.copied', '__package__': 'backprop'}\n"
+        "    exec(code, ns)\n    return ns['grad_W'](W, x, y)"))
+    # silencing tracebacks in a blank notebook (nbgrader's Execute records the error anyway)
+    put("silencer", "subscripts", _insert_after(nbformat.read(release / "subscripts" / "subscripts.ipynb",
+                                                              as_version=4), "setup",
+        "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip._showtraceback = lambda *a, **k: None"))
+    # a wrong (transposed) answer plus patches of numpy, the checker, display and the probe's mime type
+    wrong = _replace(_source("subscripts"), "grad_W", "    return G\n", "    return G.T\n")
+    put("transposer", "subscripts", wrong)
+    patch = _insert_after(nbformat.from_dict(wrong), "setup",
+        "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+        "try:\n    import backprop.diagnose as d\n    d.diagnose = lambda *a, **k: True\nexcept ImportError:\n    pass\n"
+        "import IPython.display as disp\n_real = disp.display\n"
+        "def _forge(*objs, **kw):\n"
+        "    for o in objs:\n"
+        "        if isinstance(o, dict):\n"
+        "            for k, p in o.items():\n"
+        "                if 'grading' in k and isinstance(p, dict):\n"
+        "                    for r in p.get('results', []):\n"
+        "                        r.pop('raised', None)\n"
+        "    return _real(*objs, **kw)\n"
+        "disp.display = _forge\n")
+    put("patcher", "subscripts", patch)
+    # forged payloads: a hook displays the visible example's right answers for every test
+    G0 = (lambda W, x, y: ((1 / (1 + np.exp(-(W @ x)))) * (1 - 1 / (1 + np.exp(-(W @ x))))
+                           * (1 / (1 + np.exp(-(W @ x))) - y)) @ x.T)
+    from backprop.seed import example
+    G_visible = G0(*example())
+    forger = _replace(nbformat.from_dict(wrong), "grad_W", "    return G.T\n", "    return G.T\n")
+    _insert_after(forger, "setup",
+        "import base64, json\nfrom IPython.display import display\n"
+        f"G_seen = np.array({G_visible.tolist()!r})\n"
+        "def enc(a):\n    a = np.asarray(a, float)\n"
+        "    return {'nd': '<f8', 'shape': list(a.shape), 'b64': base64.b64encode(a.tobytes()).decode()}\n"
+        "def forge(*args, **kw):\n"
+        "    for gid in ('test_grad_W_shape', 'test_grad_W_values'):\n"
+        "        display({'application/vnd.backprop.grading+json': {'grade_id': gid,\n"
+        "                 'results': [{'ok': enc(G_seen)}] * 3}, 'text/plain': 'x'}, raw=True)\n"
+        "get_ipython().events.register('post_run_cell', forge)")
+    put("forger", "subscripts", forger)
+    # hard-coding the visible example
+    put("hardcoder", "subscripts", _body(_source("subscripts"), "grad_W",
+        f"    return np.array({G_visible.tolist()!r})"))
+    # writing into the package, reading instructor files, killing the parent, and a crash
+    put("writer", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "import backprop.seed, pathlib\nfor f in pathlib.Path(backprop.seed.__file__).parent.glob('*.py'):\n"
+        "    try:\n        with open(f, 'a') as h:\n            h.write('\\nraise SystemExit')\n"
+        "        print('WROTE', f)\n    except OSError as err:\n        print('cannot write', f.name, type(err).__name__)"))
+    snoop = _insert_after(_source("subscripts"), "setup",
+        "import glob, os\n"
+        f"places = [{str(ROOT / 'instructor')!r}, {str(ROOT / 'tools')!r}, {str(ROOT / 'book')!r},\n"
+        f"          {str(PACKAGE / 'subscript.py')!r}, '/work/main', '/root/.ssh']\n"
+        "leaks = [p for p in places if os.path.exists(p) and 'subscript.py' not in p]\n"
+        f"leaks += glob.glob({str(ROOT)!r} + '/*/*/grading.py') + glob.glob('/work/*/*/instructor')\n"
+        f"leaks += [p for p in places[3:4] if 'reference' not in open(p).read()]\n"
+        "print('found', leaks)")
+    _replace(snoop, "grad_W", "    return G\n", "    return G if not leaks else G.T\n")
+    put("snoop", "subscripts", snoop)
+    put("killer", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError as err:\n        print('cannot kill', pid, type(err).__name__)\n"
+        "try:\n    os.killpg(0, signal.SIGKILL)\nexcept OSError as err:\n    print('cannot killpg', err)"))
+    put("killer", "jacobians", _source("jacobians"))
+    put("crasher", "jacobians", _replace(_source("jacobians"), "ds_dv", "    ### BEGIN SOLUTION\n",
+                                         "    ### BEGIN SOLUTION\n    import os; os._exit(1)\n"))
+    # resources: fork bomb, memory hog, endless loops, huge output
+    put("forker", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "import os, time\nchildren = 0\ntry:\n    while children < 100000:\n        pid = os.fork()\n"
+        "        if pid == 0:\n            time.sleep(120)\n            os._exit(0)\n        children += 1\n"
+        "except OSError as err:\n    print('fork refused after', children, type(err).__name__)"))
+    put("hog", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "try:\n    big = np.ones((2**31,))\nexcept MemoryError:\n    print('MemoryError')"))
+    looper = _body(_source("subscripts"), "dE_dw", "    while True:\n        pass")
+    _body(looper, "grad_W", "    s = 1 / (1 + np.exp(-(W @ x)))\n    return ((s - s * s) * (s - y)) @ x.T")
+    put("looper", "subscripts", looper)
+    stubborn = _insert_after(nbformat.from_dict(looper), "setup",
+                             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)")
+    put("stubborn", "subscripts", stubborn)
+    put("shouter", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "for i in range(6000):\n    print('x' * 1000)"))
+    # accidents: deleted setup, renamed file, duplicated cell, a non-notebook, partial JSON
+    nb = _source("subscripts")
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "setup"]
+    put("no_setup", "subscripts", nb)
+    put("renamed", "subscripts", _source("subscripts"), "subscripts (1).ipynb")
+    put("renamed", "subscripts", "not a notebook", "notes.pdf")
+    dup = _source("subscripts")
+    k = dup.cells.index(_cell(dup, "grad_W"))
+    first = nbformat.from_dict(dup.cells[k])
+    first["id"] = "duplicated-by-the-student"
+    first.source = first.source.replace("    return G\n", "    return -G\n")
+    dup.cells.insert(k, first)
+    put("duplicate", "subscripts", dup)
+    put("garbled", "subscripts", '{"cells": [ this is not json')
+    put("garbled", "jacobians", _source("jacobians"))
+    # honest answers that warn and print to stderr, and other valid styles
+    put("noisy", "subscripts", _body(_source("subscripts"), "grad_W",
+        "    import sys, warnings\n    warnings.warn('just a debug warning')\n"
+        "    print('debug: computing G', file=sys.stderr)\n    s = 1 / (1 + np.exp(-(W @ x)))\n"
+        "    return ((s - s * s) * (s - y)) @ x.T"))
+    styles = _body(_source("subscripts"), "grad_W",
+                   "    s = 1 / (1 + np.exp(-(W @ x[:, 0])))           # 1-D vectors inside\n"
+                   "    return np.outer((s - s * s) * (s - y[:, 0]), x[:, 0])")
+    _body(styles, "dE_dw", "    s = 1 / (1 + np.exp(-np.einsum('kl,l->k', W, x[:, 0])))\n"
+                           "    return float(np.einsum('k,k,k->', s - y[:, 0], s * (1 - s), np.eye(len(s))[i]) * x[j, 0])")
+    put("styles", "subscripts", styles)
+    put("styles", "differentials", _body(_source("differentials"), "grad_x",
+        "    s = 1 / (1 + np.exp(-np.einsum('ij,jk->ik', W, x)))\n    return np.einsum('ji,jk->ik', W, s * (1 - s) * (s - y))"))
+    put("forgetful", "differentials", _replace(_source("differentials"), "grad_W",
+                                               "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T"))
+    # an LMS bulk download (Canvas and Moodle names, a resubmission suffix) next to the folders
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("smithjane_1234_5678_subscripts-1.ipynb", nbformat.writes(_source("subscripts")))
+        z.writestr("Jane Doe_42_assignsubmission_file_/jacobians (1).ipynb", nbformat.writes(_source("jacobians")))
+        z.writestr("Jane Doe_42_assignsubmission_file_/readme.txt", "hello")
+    (subs / "lms_download.zip").write_bytes(buf.getvalue())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("grader")
+    subs, out = tmp / "submissions", tmp / "autograded"
+    _class(subs, _released(tmp))
+    before = _digest(PACKAGE)
+    cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
+           "--timeout", "10", "--notebook-timeout", "60", "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert _digest(PACKAGE) == before, "a submission changed the package on disk"
+    fb = {p.stem: json.loads(p.read_text()) for p in (out / "feedback").glob("*.json")}
+    return {"out": out, "feedback": fb, "cmd": cmd, "subs": subs, "stdout": proc.stdout}
+
+
+def _q(graded, student: str, assignment: str) -> dict:
+    nb = next(n for n in graded["feedback"][student]["notebooks"] if n["assignment"] == assignment)
+    return {q["grade_id"]: q for q in nb["questions"]}
+
+
+def _nb(graded, student: str, assignment: str) -> dict:
+    return next(n for n in graded["feedback"][student]["notebooks"] if n["assignment"] == assignment)
+
+
+def _score(graded, student, assignment) -> tuple[float, float]:
+    nb = _nb(graded, student, assignment)
+    return nb["score"], nb["max_score"]
+
+
+def _outputs(graded, student: str, assignment: str) -> str:
+    """The text the cells of an executed notebook printed (not their code)."""
+    nb = nbformat.read(graded["out"] / "executed" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    return "\n".join(o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+
+
+def _full(graded, assignment) -> float:
+    score, mx = _score(graded, "teacher", assignment)
+    assert score == mx > 0
+    return mx
+
+
+# ------------------------------------------------------------------------- honest students
+def test_instructor_solutions_score_full_and_blank_zero_in_every_assignment(graded):
+    for a in ASSIGNMENTS:
+        assert _score(graded, "teacher", a)[0] == _full(graded, a)
+        assert _score(graded, "blank", a) == (0, _full(graded, a))
+        assert all("not answered" in q["message"] for q in _q(graded, "blank", a).values())
+    rows = list(csv.DictReader(open(graded["out"] / "scores.csv")))
+    assert list(rows[0]) == ["student", "assignment", "score", "max_score"]
+    teacher = {r["assignment"]: float(r["score"]) for r in rows if r["student"] == "teacher"}
+    assert teacher == {a: _full(graded, a) for a in ASSIGNMENTS}
+
+
+def test_other_valid_styles_and_noisy_correct_answers_score_full(graded):
+    for student, a in (("styles", "subscripts"), ("styles", "differentials"), ("noisy", "subscripts")):
+        assert _score(graded, student, a)[0] == _full(graded, a), _q(graded, student, a)
+
+
+def test_typical_mistakes_cost_their_points_and_are_named(graded):
+    q = _q(graded, "transposer", "subscripts")
+    assert q["test_dE_dw_values"]["status"] == "passed"
+    assert q["test_grad_W_shape"]["points"] == q["test_grad_W_values"]["points"] == 0
+    assert "transpose" in q["test_grad_W_values"]["message"]
+    q = _q(graded, "forgetful", "differentials")
+    assert q["test_grad_W_shape"]["status"] == "passed" and q["test_grad_W_values"]["points"] == 0
+    assert "sigma'(v)" in q["test_grad_W_values"]["message"]
+
+
+# ------------------------------------------------------------------------- the reference is no answer
+@pytest.mark.parametrize("student, assignment, tests", [
+    ("ref_import", "subscripts", ["test_grad_W_shape", "test_grad_W_values"]),
+    ("ref_importlib", "differentials", ["test_grad_W_shape", "test_grad_W_values", "test_dE_scalar", "test_dE_values"]),
+    ("ref_dunder", "jacobians", ["test_grad_W_shape", "test_grad_W_values"]),
+    ("ref_numgrad", "differentials", ["test_grad_x_shape", "test_grad_x_values"]),
+    ("ref_mlp", "deep_softmax", ["test_backward_shapes", "test_backward_values"]),
+    ("ref_source", "subscripts", ["test_grad_W_shape", "test_grad_W_values"]),
+])
+def test_reaching_the_reference_scores_zero_with_a_reason(graded, student, assignment, tests):
+    q = _q(graded, student, assignment)
+    for t in tests:
+        assert q[t]["points"] == 0, q[t]
+        assert "reference implementation" in q[t]["message"] or "not available while grading" in q[t]["message"], q[t]
+    others = [g for g in q if g not in tests]
+    assert all(q[g]["status"] == "passed" for g in others), q
+    if student != "ref_source":
+        assert any("reference" in n for n in _nb(graded, student, assignment)["notes"])
+
+
+# ------------------------------------------------------------------------- forging verdicts
+def test_silenced_tracebacks_score_zero(graded):
+    assert _score(graded, "silencer", "subscripts")[0] == 0
+
+
+def test_patching_numpy_checkers_and_display_changes_nothing(graded):
+    def points(student):
+        return {g: (q["points"], q["status"]) for g, q in _q(graded, student, "subscripts").items()}
+    assert points("patcher") == points("transposer")
+
+
+def test_forged_answers_and_hard_coded_examples_earn_no_value_points(graded):
+    for student in ("forger", "hardcoder"):
+        q = _q(graded, student, "subscripts")
+        assert q["test_grad_W_values"]["points"] == 0, (student, q)
+        assert q["test_dE_dw_values"]["status"] == "passed"
+    assert _q(graded, "hardcoder", "subscripts")["test_grad_W_shape"]["points"] == 0
+
+
+def test_fresh_data_seed_is_recorded_per_student_and_assignment(graded):
+    rows = list(csv.DictReader(open(graded["out"] / "questions.csv")))
+    seeds = {(r["student"], r["assignment"]): r["seed"] for r in rows}
+    assert len(set(seeds.values())) == len(seeds)
+    assert all(re.fullmatch(r"\d+", s) for s in seeds.values())
+
+
+# ------------------------------------------------------------------------- isolation and limits
+def test_package_is_read_only_and_instructor_files_invisible(graded):
+    assert _score(graded, "writer", "subscripts")[0] == _full(graded, "subscripts")
+    executed = _outputs(graded, "writer", "subscripts")
+    assert "WROTE" not in executed and "cannot write" in executed
+    assert _score(graded, "snoop", "subscripts")[0] == _full(graded, "subscripts")
+    assert "found []" in _outputs(graded, "snoop", "subscripts")
+
+
+def test_killing_the_parent_or_crashing_loses_only_that_notebook(graded):
+    assert _score(graded, "killer", "jacobians")[0] == _full(graded, "jacobians")
+    crashed = _q(graded, "crasher", "jacobians")
+    assert crashed["test_dE_ds_values"]["status"] == "passed"
+    assert crashed["test_ds_dv_values"]["status"] == "not run"
+    assert any("died" in n for n in _nb(graded, "crasher", "jacobians")["notes"])
+
+
+def test_fork_bomb_memory_hog_and_huge_output_are_contained(graded):
+    text = _outputs(graded, "forker", "subscripts")
+    found = re.search(r"fork refused after (\d+)", text)
+    assert found and int(found.group(1)) < 100, text[:2000]
+    assert _score(graded, "forker", "subscripts")[0] == _full(graded, "subscripts")
+    assert _score(graded, "hog", "subscripts")[0] == _full(graded, "subscripts")
+    assert "MemoryError" in _outputs(graded, "hog", "subscripts")
+    assert _score(graded, "shouter", "subscripts")[0] == _full(graded, "subscripts")
+    assert any("output were dropped" in n for n in _nb(graded, "shouter", "subscripts")["notes"])
+
+
+def test_endless_loops_cost_only_their_questions(graded):
+    for student in ("looper", "stubborn"):
+        q = _q(graded, student, "subscripts")
+        assert q["test_dE_dw_scalar"]["points"] == q["test_dE_dw_values"]["points"] == 0
+        assert "time limit" in q["test_dE_dw_scalar"]["message"] or q[
+            "test_dE_dw_scalar"]["status"] in ("timeout", "not run"), q
+    q = _q(graded, "looper", "subscripts")
+    assert q["test_grad_W_shape"]["status"] == q["test_grad_W_values"]["status"] == "passed"
+
+
+# ------------------------------------------------------------------------- submissions as received
+def test_deleted_setup_renamed_file_duplicate_cell_are_graded_with_notes(graded):
+    for student, words in (("no_setup", "restored"), ("renamed", "subscripts (1).ipynb"),
+                           ("duplicate", "appears twice")):
+        assert _score(graded, student, "subscripts")[0] == _full(graded, "subscripts"), student
+        notes = _nb(graded, student, "subscripts")["notes"] + graded["feedback"][student]["notes"]
+        assert any(words in n for n in notes), (student, notes)
+    assert any("notes.pdf" in n for n in graded["feedback"]["renamed"]["notes"])
+
+
+def test_broken_file_scores_zero_and_never_aborts(graded):
+    assert _score(graded, "garbled", "subscripts")[0] == 0
+    assert any("not valid notebook JSON" in n for n in _nb(graded, "garbled", "subscripts")["notes"])
+    assert _score(graded, "garbled", "jacobians")[0] == _full(graded, "jacobians")
+
+
+def test_lms_zip_with_canvas_and_moodle_names(graded):
+    assert _score(graded, "smithjane_1234", "subscripts")[0] == _full(graded, "subscripts")
+    assert _score(graded, "Jane_Doe_42", "jacobians")[0] == _full(graded, "jacobians")
+    rows = list(csv.reader(open(graded["out"] / "grades_lms.csv")))
+    assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert rows[1][0] == "Points Possible"
+    assert any(r[0] == "smithjane_1234" and r[1] == "1234" for r in rows)
+
+
+def test_reports_and_feedback(graded):
+    out = graded["out"]
+    html = (out / "feedback" / "transposer.html").read_text()
+    assert "transpose" in html and "<table>" in html
+    q = list(csv.DictReader(open(out / "questions.csv")))
+    assert {"student", "assignment", "grade_id", "points", "max_points", "status", "message", "seed"} <= set(q[0])
+    assert (out / "executed" / "teacher" / "subscripts" / "subscripts.ipynb").exists()
+
+
+# ------------------------------------------------------------------------- nothing lost
+def test_rerun_resumes_and_partial_runs_keep_other_assignments(graded, tmp_path):
+    out = graded["out"]
+    before = (out / "scores.csv").read_text()
+    proc = subprocess.run(graded["cmd"] + ["--assignment", "jacobians"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "scores.csv").read_text() == before          # nothing regraded, nothing lost
+    assert (out / "feedback" / "teacher.json").exists()
+
+
+def test_refuses_without_sandbox_unless_unsafe(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}                 # no bwrap on PATH
+    (tmp_path / "subs" / "a").mkdir(parents=True)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(tmp_path / "subs"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "refusing" in proc.stderr and "--unsafe" in proc.stderr
+
+
+def test_ctrl_c_loses_at_most_the_notebooks_in_flight_and_a_rerun_resumes(tmp_path):
+    import signal
+    import sqlite3
+    import time
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ada", "alan", "grace"):
+        for a in ASSIGNMENTS:
+            (subs / student / a).mkdir(parents=True)
+            nbformat.write(_source(a), subs / student / a / f"{a}.ipynb")
+    cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    book = out / "gradebook.sqlite"
+
+    def graded() -> list[tuple]:
+        try:
+            with sqlite3.connect(book) as db:
+                return db.execute("SELECT student, assignment, graded_at FROM results").fetchall()
+        except sqlite3.Error:
+            return []
+
+    deadline = time.monotonic() + 300
+    while len(graded()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    first = graded()
+    total = 3 * len(ASSIGNMENTS)
+    assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
+    assert 2 <= len(first) < total
+    assert len(list(csv.DictReader(open(out / "scores.csv")))) == len(first)     # reports of what is done
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = graded()
+    assert len(again) == total
+    assert set(first) <= set(again), "a notebook graded before the interrupt was graded again"
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert all(float(r["score"]) == float(r["max_score"]) for r in rows) and len(rows) == total
