@@ -146,3 +146,29 @@ def test_sigmoid_prime_has_full_relative_accuracy(dtype):
     s = activations.sigmoid(v)
     naive = (s - s * s).astype(np.float64)
     assert np.any(naive[v > 40] == 0)                    # the cancellation the stable form avoids
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_backward_rules_of_sigmoid_and_tanh_keep_full_relative_accuracy(name, dtype):
+    """The derivative inside MLP's backward (Activation.vjp and vjp_overwrite) and tanh_prime:
+    no cancellation for large |v|, so a saturated unit's gradient keeps its digits."""
+    v = np.linspace(-80, 80, 641).astype(dtype)
+    mpmath.mp.dps = 50
+    if name == "sigmoid":
+        d = lambda t: mpmath.exp(-abs(t)) / (1 + mpmath.exp(-abs(t))) ** 2
+    else:
+        d = lambda t: 1 / mpmath.cosh(t) ** 2
+    exact = np.array([float(d(mpmath.mpf(float(t)))) for t in v])
+    act = activations.get_activation(name)
+    s = act.f(v)
+    g = np.ones_like(v)
+    results = [act.vjp(v, s, g), act.vjp_overwrite(v, s, g.copy())]
+    if name == "tanh":
+        results.append(activations.tanh_prime(v))
+    tiny = np.finfo(dtype).tiny
+    for got in results:
+        assert got.dtype == dtype
+        keep = exact > tiny                      # below that the value underflows in `dtype`
+        rel = np.abs(got.astype(np.float64)[keep] - exact[keep]) / exact[keep]
+        assert rel.max() <= 8 * np.finfo(dtype).eps
