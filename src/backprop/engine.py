@@ -253,7 +253,8 @@ def _entrywise(op: str, A, B, f, dA_rule, dB_rule, jvp_rule) -> Tensor:
 
 def add(A, B) -> Tensor:
     """C = A + B. A bias column b (m, 1) added to A (m, n) is A + b 1^T, so
-    dE = Gbar : (dA + db 1^T) = Gbar : dA + Gbar 1 : db: dE/dA = Gbar, dE/db = Gbar 1
+    dE = Gbar : (dA + db 1^T) = Gbar : dA + Gbar 1 : db: dE/dA = Gbar,
+    grad_b E = Gbar 1 (a column, the shape of b)
     (the row sums of Gbar); a row or a scalar is summed back the same way."""
     return _entrywise("add", A, B, np.add, lambda G, a, b, c: G, lambda G, a, b, c: G,
                       lambda da, db, a, b, c: da + db)

@@ -6,7 +6,9 @@ package folder, so inside the kernel ``import backprop.differential`` (or import
 the course's reference implementation. Allowed modules are copied; when only some of their
 public names are allowed, the copy deletes the others after it has run (their functions keep
 working where an allowed function needs them only if the author allows them too; private
-helpers count, e.g. ``_softmax_vjp``). Private helper modules (``_checks.py``) are copied.
+helpers defined in the module count, e.g. ``_softmax_vjp``; what the module imported from outside
+backprop or from its private helper modules stays). Private helper modules (``_checks.py``) are
+copied.
 An allowed subpackage is copied whole; a list of names trims only its ``__init__``.
 """
 from __future__ import annotations
@@ -50,12 +52,16 @@ import types as _grader_types
 from backprop._unavailable import Unavailable as _GraderUnavailable
 _grader_keep = {keep!r}
 for _grader_name in [n for n in list(globals()) if not n.startswith(("__", "_grader", "_Grader"))]:
-    if _grader_name not in _grader_keep and not isinstance(globals()[_grader_name], _grader_types.ModuleType):
+    _grader_from = getattr(globals()[_grader_name], "__module__", None) or ""
+    # kept: modules, and functions/classes from outside backprop or from its private helper
+    # modules (input checks such as backprop._checks.as_float_array, copied whole anyway)
+    if _grader_name not in _grader_keep and not isinstance(globals()[_grader_name], _grader_types.ModuleType) \
+            and not (_grader_from and (_grader_from.startswith("backprop._") or not _grader_from.startswith("backprop"))):
         globals()[_grader_name] = _GraderUnavailable(
             "backprop.{module}." + _grader_name,
             "backprop.{module}." + _grader_name + " is one of the course's reference implementations: it is "
             "not available to answers while grading (this module offers only {keep_text})")
-del _grader_types, _grader_keep, _grader_name
+del _grader_types, _grader_keep, _grader_name, _grader_from
 '''
 
 INIT = '''"""backprop — the student copy used while grading (only {allowed})."""
