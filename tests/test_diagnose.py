@@ -211,3 +211,17 @@ def test_round_off_never_makes_a_correct_gradient_a_mistake(net, h):
     d = check_gradient(f, W, G, h=h, tol=1e-6, mistakes=seed_mistakes(W, x, y))
     assert d.kind in ("correct", "inconclusive")           # Richardson removes the h^2 truncation
     assert check_gradient(f, W, -G, h=h).kind in ("wrong_sign", "inconclusive")
+
+
+def test_symmetric_kink_of_abs_never_calls_a_subgradient_wrong_and_catches_one_outside():
+    """|a| at a = 0: the central difference is exactly 0 (the kink is symmetric), so only the
+    one-sided slopes -1 and 1 tell the subdifferential [-1, 1]. Any subgradient in it must not be
+    called wrong; a value outside it must be."""
+    A = np.array([[0.0], [1.0], [-2.0]])
+    f = lambda a: float(np.sum(np.abs(a)))
+    for g0 in (0.0, 0.5, 1.0, -1.0):                      # valid subgradients at the kink
+        d = check_gradient(f, A, np.array([[g0], [1.0], [-1.0]]))
+        assert d.kind in ("correct", "inconclusive"), (g0, d)
+    for g0 in (5.0, -3.0):                                 # outside [-1, 1]: a wrong gradient
+        d = check_gradient(f, A, np.array([[g0], [1.0], [-1.0]]))
+        assert d.kind not in ("correct", "inconclusive"), (g0, d)
