@@ -5,8 +5,8 @@ loaded in Debian's chromium (Playwright) from a local server, with a cold cache 
 slowed 4x (CDP `Emulation.setCPUThrottlingRate`, the usual mid-range-phone setting). The maths is
 typeset at build time, so the page is readable once its text is painted and its formulas are
 drawn in their real glyphs: at the later of the largest contentful paint and the arrival of the
-MathJax fonts that the formulas on the first screen use (`loadingdone` events). DOMContentLoaded (after the
-deferred theme scripts) and the `load` event (every script, image and font) are reported too. Bytes are what the
+MathJax fonts that the formulas on the first screen use (`loadingdone` events). DOMContentLoaded and the
+`load` event (every image and font; the theme's behaviour scripts load after it) are reported too. Bytes are what the
 network layer received for the page and everything it fetched (CDP `encodedDataLength`).
 
     .venv/bin/python benchmarks/site_load.py [--quick] [SITE_DIR]
@@ -38,7 +38,7 @@ TARGET_MS = 1500
 TARGET_BYTES = 2_000_000
 
 # Recorded from the page's first script on: when each font face arrived (`loadingdone`) and the
-# largest contentful paint; also when the DOM is parsed (after the deferred scripts ran).
+# largest contentful paint; also when the DOM is parsed.
 INIT_JS = """
 window.__readable = {lcp: 0, faces: {}};
 new PerformanceObserver(list => { for (const e of list.getEntries()) window.__readable.lcp = e.startTime; })
@@ -50,6 +50,8 @@ document.addEventListener('DOMContentLoaded', () => { window.__readable.dom = pe
 """
 # Readable = the later of the largest paint and the arrival of every MathJax font that the
 # formulas on the first screen use (formulas further down need theirs only when scrolled to).
+# A character's font-family lists MathJax's zero-width font first and its real font after it;
+# every family of the list counts (faces that were never needed never arrive and count 0).
 READY_JS = """async () => {
   await new Promise(r => document.readyState === 'complete' ? r() : addEventListener('load', r));
   await document.fonts.ready;
@@ -59,7 +61,7 @@ READY_JS = """async () => {
   for (const c of document.querySelectorAll('mjx-c')) {
     const r = c.getBoundingClientRect();
     if (r.top > innerHeight) break;
-    if (r.bottom >= 0) used.add(getComputedStyle(c).fontFamily.split(',')[0].replace(/["']/g, '').trim());
+    if (r.bottom >= 0) for (const f of getComputedStyle(c).fontFamily.split(',')) used.add(f.replace(/["']/g, '').trim());
   }
   const fonts = Math.max(0, ...[...used].map(f => t.faces[f] || 0));
   return {readable_ms: Math.max(fonts, t.lcp), fonts_ms: fonts, lcp_ms: t.lcp, dom_ms: t.dom,

@@ -200,9 +200,16 @@ class Watched:
 
     def goto(self, url: str) -> None:
         self.page.goto(url, wait_until="load")
+        settle(self.page)
 
     def close(self) -> None:
         self.context.close()
+
+
+def settle(page) -> None:
+    """Wait for the behaviour scripts that tools/finish_site.cjs loads after the `load` event."""
+    if page.locator("#behaviour-loader").count():
+        page.wait_for_function("document.documentElement.dataset.behaviour === 'ready'")
 
 
 def site_pages(site: Path) -> list[str]:
@@ -217,6 +224,7 @@ def check_page(tab: Watched, url: str, redirects: bool = False) -> list[str]:
     tab.goto(url)
     if redirects:
         tab.page.wait_for_url(lambda now: now != url, wait_until="load")
+        settle(tab.page)
     problems = []
     if tab.page.locator(".math").count():
         math = tab.page.evaluate(MATH_JS)

@@ -86,6 +86,8 @@ def print_pdf(site: Path, pdf: Path) -> None:
         page = browser.new_page(viewport={"width": 800, "height": 1100})
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
         page.goto(base + PAGE, wait_until="load")
+        if page.locator("#behaviour-loader").count():  # theme scripts load after `load`
+            page.wait_for_function("document.documentElement.dataset.behaviour === 'ready'")
         page.emulate_media(media="print")
         # A4 with 15 mm margins is 180 mm = 680 CSS px wide: check the layout at that width
         page.set_viewport_size({"width": 680, "height": 1100})

@@ -24,15 +24,40 @@ const MATHJAX_SCRIPTS = [
   /<script>window\.MathJax = [^<]*<\/script>\s*/g,
   /<script[^>]*src="[^"]*mathjax\/tex-mml-chtml\.js[^"]*"[^>]*><\/script>\s*/g,
 ];
+// The theme loads Sphinx's search tools and the whole search index (~100 kB) synchronously in the
+// <head> of every page for its search box, and a dozen theme and extension scripts that only add
+// behaviour to the finished page (copy buttons, toggles, highlighting, the theme's menus). Even
+// deferred they hold up a slow phone: they run before DOMContentLoaded, on the main thread, and
+// the maths fonts of the first screen are applied only after them (measured with
+// benchmarks/site_load.py: 2.0 s deferred against 1.5 s loaded late, at 4x CPU throttling).
+// So they are loaded after the page's `load` event, in their order (async = false), each of
+// them checks document.readyState and runs at once. When the last one has run, <html> gets
+// data-behaviour="ready" (tests/test_browser.py waits for it). design-tabs.js waits for
+// DOMContentLoaded itself, so it keeps its `defer`.
+const DEFER = /<script((?: [a-z-]+="[^"]*")*) src="([^"]*(?:_static\/(?:searchtools|language_data|doctools|sphinx_highlight|clipboard\.min|copybutton|scripts\/sphinx-book-theme|togglebutton|design-tabs|solutions)\.js|searchindex\.js)(?:\?[^"]*)?)"><\/script>/g;
+const LATE = /<script defer src="([^"]*)"><\/script>\s*/g;
+
+function loadLate(html) {
+  const srcs = [];
+  html = html.replace(LATE, (m, src) => (/design-tabs\.js/.test(src) ? m : (srcs.push(src), "")));
+  if (!srcs.length) return html;
+  const loader = `<script id="behaviour-loader">addEventListener("load", () => {` +
+    ` const srcs = ${JSON.stringify(srcs)}; srcs.forEach((src, i) => {` +
+    ` const e = Object.assign(document.createElement("script"), {src, async: false});` +
+    ` if (i === srcs.length - 1) e.onload = () => { document.documentElement.dataset.behaviour = "ready"; };` +
+    ` document.body.appendChild(e); }); });</script>`;
+  return html.replace("</body>", `${loader}\n</body>`);
+}
+// The theme's first inline script sets data-theme="auto" and leaves turning "auto" into "light"
+// or "dark" to pydata-sphinx-theme.js; since that now runs after `load`, the same resolution is
+// done at once in the <head> (as the theme script does it: data-mode, else the system setting),
+// so a reader whose system is dark never sees a light page first.
+const THEME_SCRIPT = 'document.documentElement.dataset.theme = localStorage.getItem("theme") || "auto";';
+const THEME_NOW = THEME_SCRIPT + "\n    { const d = document.documentElement.dataset;" +
+  ' d.theme = ["light", "dark"].includes(d.mode) ? d.mode' +
+  ' : matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"; }';
 // The theme's Font Awesome script (1.5 MB) only turns the icons into SVGs; its stylesheet
 // already draws the same icons from the font files, so every page drops the script.
-// The theme loads Sphinx's search tools and the whole search index (~70 kB) synchronously in the
-// <head> of every page for its search box; deferred, they no longer hold up the page's first
-// paint and still run (in order) before the reader can type a query.
-// The same for the small theme and extension scripts that only add behaviour to the finished
-// page (copy buttons, toggles, highlighting): deferred, they keep their order and still run
-// before DOMContentLoaded, and the page is painted without waiting for them.
-const DEFER = /<script((?: [a-z-]+="[^"]*")*) src="([^"]*(?:_static\/(?:searchtools|language_data|doctools|sphinx_highlight|clipboard\.min|copybutton|scripts\/sphinx-book-theme|togglebutton|design-tabs|solutions)\.js|searchindex\.js)(?:\?[^"]*)?)"><\/script>/g;
 const ICON_SCRIPTS = [
   /<script[^>]*src="[^"]*_static\/scripts\/fontawesome\.js[^"]*"[^>]*><\/script>\s*/g,
   /<link rel="preload" as="script" href="[^"]*_static\/scripts\/fontawesome\.js[^"]*" \/>\s*/g,
@@ -83,7 +108,8 @@ async function main() {
   for (const file of pages(site)) {
     let html = fs.readFileSync(file, "utf8");
     for (const re of ICON_SCRIPTS) html = html.replace(re, "");
-    if (!file.endsWith(`${path.sep}search.html`)) html = html.replace(DEFER, '<script defer$1 src="$2"></script>');
+    if (!html.includes(THEME_NOW)) html = html.replace(THEME_SCRIPT, THEME_NOW);
+    if (!file.endsWith(`${path.sep}search.html`)) html = loadLate(html.replace(DEFER, '<script defer$1 src="$2"></script>'));
     const found = [...html.matchAll(MATH)];
     if (!found.length) {
       fs.writeFileSync(file, html);
