@@ -29,18 +29,20 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
     purpose with ``.astype(float)``) and ``ValueError`` for empty arrays,
     NaN/inf entries or a wrong number of dimensions.
     """
-    if type(a) is not np.ndarray:
+    if type(a) is np.ndarray:                  # the common case: no conversion, no mask
+        arr = a
+    else:
         refuse_masked(a, name)
-    arr = np.asarray(a)
-    if arr.dtype.kind != "f":
-        raise TypeError(
-            f"{name} must hold real floating-point numbers (float32 or float64), "
-            f"got dtype {arr.dtype}; convert it explicitly, e.g. {name}.astype(float)"
-        )
+        arr = np.asarray(a)
     if arr.dtype.char not in "fd":
+        if arr.dtype.kind != "f":
+            raise TypeError(
+                f"{name} must hold real floating-point numbers (float32 or float64), "
+                f"got dtype {arr.dtype}; convert it explicitly, e.g. {name}.astype(float)"
+            )
         raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype}")
     if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        allowed = (ndim,) if type(ndim) is int else ndim
         if arr.ndim not in allowed:
             want = " or ".join(f"{d}-D" for d in allowed)
             raise ValueError(f"{name} must be {want}, got shape {arr.shape}")

@@ -30,14 +30,12 @@ __all__ = [
 def sigmoid(v: np.ndarray) -> np.ndarray:
     """Logistic function 1 / (1 + exp(-v)), without overflow for any |v|.
 
-    Uses exp(-|v|) <= 1 only: s = 1/(1+z) for v >= 0 and z/(1+z) for v < 0.
+    Both exponentials are <= 1: s = exp(min(v, 0)) / (1 + exp(-|v|)), which is 1/(1 + e^-v) for
+    v >= 0 and e^v/(1 + e^v) for v < 0 (the same numbers, no overflow). Keeps float32 float32.
     """
     if type(v) is not np.ndarray or v.dtype.kind != "f":
         v = as_activation_input(v)
-    z = np.exp(-np.abs(v))
-    s = np.where(v >= 0, 1.0, z)                    # numerators 1 and z (a fresh array) ...
-    np.divide(s, 1.0 + z, out=s)                     # ... over one shared denominator, in place
-    return s.astype(v.dtype, copy=False)
+    return np.exp(np.minimum(v, 0.0)) / (1.0 + np.exp(-np.abs(v)))
 
 
 def sigmoid_prime(v: np.ndarray) -> np.ndarray:
