@@ -21,12 +21,15 @@ PAGE = "book/whole_book.html"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTICLE = re.compile(r'(<article class="bd-article">)(.*?)(</article>)', re.S)
 
-# Elements (code blocks, formulas, tables, figures) wider than their printed column.
-CUT_OFF_JS = """() => Array.from(document.querySelectorAll(
-    'article pre, article mjx-container, article table, article img'))
-  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right >
-               document.querySelector('article').getBoundingClientRect().right + 1)
-  .map(e => e.tagName.toLowerCase() + ': ' + (e.textContent || e.getAttribute('src') || '').slice(0, 60))"""
+# Elements (code blocks, formulas, tables, figures) cut in print: a box that clips its content
+# (overflow not visible) and holds more than its width, or content that reaches past the right edge
+# of the printed column. (A visible overflow of a few pixels inside the column, such as the bar of
+# an in-line \overline, is not cut.)
+CUT_OFF_JS = """() => { const right = document.querySelector('article').getBoundingClientRect().right;
+  return Array.from(document.querySelectorAll('article pre, article mjx-container, article table, article img'))
+  .filter(e => (getComputedStyle(e).overflowX !== 'visible' && e.scrollWidth > e.clientWidth + 1) ||
+               e.getBoundingClientRect().left + Math.max(e.scrollWidth, e.getBoundingClientRect().width) > right + 1)
+  .map(e => e.tagName.toLowerCase() + ': ' + (e.textContent || e.getAttribute('src') || '').slice(0, 60)); }"""
 
 
 def toc_pages() -> list[str]:
