@@ -465,3 +465,43 @@ def test_ctrl_c_loses_at_most_the_notebooks_in_flight_and_a_rerun_resumes(tmp_pa
     assert set(first) <= set(again), "a notebook graded before the interrupt was graded again"
     rows = list(csv.DictReader(open(out / "scores.csv")))
     assert all(float(r["score"]) == float(r["max_score"]) for r in rows) and len(rows) == total
+
+
+# ------------------------------------------------------------------------- a long class
+def test_a_worker_keeps_no_thread_or_file_of_the_notebooks_it_graded(tmp_path):
+    """One worker grades hundreds of notebooks of a class: each notebook's kernel client (its
+    heartbeat thread, zmq context and sockets) must go with its kernel. Left running they piled
+    up by 3 threads and ~12 files per notebook, woke every second, and the machine's load rose
+    with every notebook graded (200 students x 8 assignments never finished)."""
+    a = min(ASSIGNMENTS, key=lambda a: (SOURCE / a / f"{a}.ipynb").stat().st_size)
+    sub = tmp_path / "subs" / a / f"{a}.ipynb"
+    sub.parent.mkdir(parents=True)
+    nbformat.write(_source(a), sub)
+    slot = (os.getpid() % 100000) * 64 + 63          # the last of this process's slots (autograde's scheme)
+    task = {"student": "ada", "assignment": a, "notebook": f"{a}.ipynb", "seed": 1, "submission": str(sub),
+            "source": str(SOURCE / a), "timeout": 30, "slot": slot, "workdir": str(tmp_path / "w"),
+            "executed": None}
+    worker = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grading" / "worker.py")], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=open(tmp_path / "worker.log", "w"))
+
+    def grade() -> tuple[int, int]:
+        """Grade the honest notebook once; the worker's threads and open files afterwards."""
+        worker.stdin.write(json.dumps(task) + "\n")
+        worker.stdin.flush()
+        result = json.loads(worker.stdout.readline())["result"]
+        assert all(q["status"] in ("passed", "manual") for q in result["questions"]), result
+        return len(os.listdir(f"/proc/{worker.pid}/task")), len(os.listdir(f"/proc/{worker.pid}/fd"))
+
+    try:
+        first = grade()
+        later = [grade() for _ in range(3)]
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=60)
+        for controller in ("memory", "pids", "cpuacct"):     # the slot's (empty) cgroups
+            try:
+                (Path("/sys/fs/cgroup") / controller / "backprop-grader" / f"slot{slot}").rmdir()
+            except OSError:
+                pass
+    assert later == [first] * 3, f"(threads, open files) after 1, 2, 3, 4 notebooks: {[first, *later]}"

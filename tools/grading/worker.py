@@ -146,7 +146,8 @@ def _grade(task: dict, source: Path, source_nb, sub_nb) -> dict:
                 pass
 
     done = threading.Event()
-    threading.Thread(target=watchdog, daemon=True).start()
+    dog = threading.Thread(target=watchdog, daemon=True)
+    dog.start()
     died = None
     try:
         ex.preprocess(nb, {"metadata": {"path": str(box.work)}}, km=km)
@@ -156,10 +157,16 @@ def _grade(task: dict, source: Path, source_nb, sub_nb) -> dict:
         died = f"could not run ({type(err).__name__}: {str(err)[:200]})"
     finally:
         done.set()
+        dog.join()
         try:
             if km.has_kernel:
                 from jupyter_core.utils import run_sync
                 run_sync(km.shutdown_kernel)(now=True)
+        except Exception:
+            pass
+        try:      # nbclient stops the client only of a manager it made itself: left running, each
+            if getattr(ex, "kc", None) is not None:   # notebook's heartbeat thread, zmq context
+                ex.kc.stop_channels()                 # (2 threads) and sockets stay for good
         except Exception:
             pass
         sandbox.kill_slot(box.slot)
