@@ -155,7 +155,15 @@ def _class(subs: Path, release: Path) -> None:
         "import glob, os\n"
         f"places = [{str(ROOT / 'instructor')!r}, {str(ROOT / 'tools')!r}, {str(ROOT / 'book')!r},\n"
         f"          {str(PACKAGE / 'subscript.py')!r}, '/work/main', '/root/.ssh']\n"
-        "leaks = [p for p in places if os.path.exists(p) and 'subscript.py' not in p]\n"
+        # the repository's own folder exists in the sandbox only as the parent of the virtualenv
+        # and of the student copy of the package: anything else in it is a leak
+        f"root = {str(ROOT)!r}\n"
+        "leaks = [p for p in places if os.path.exists(p) and 'subscript.py' not in p\n"
+        "         and not (root + '/').startswith(p.rstrip('/') + '/')]\n"
+        "if os.path.isdir(root):\n"
+        "    leaks += [root + '/' + f for f in os.listdir(root) if f not in ('.venv', 'src')]\n"
+        "if os.path.isdir(root + '/src'):\n"
+        "    leaks += [root + '/src/' + f for f in os.listdir(root + '/src') if f != 'backprop']\n"
         f"leaks += glob.glob({str(ROOT)!r} + '/*/*/grading.py') + glob.glob('/work/*/*/instructor')\n"
         f"leaks += [p for p in places[3:4] if 'reference' not in open(p).read()]\n"
         "print('found', leaks)")
