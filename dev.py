@@ -38,7 +38,8 @@ STAMP = VENV / ".backprop-setup"
 # npm packages (registry only, never committed), installed with `npm install --no-save` into
 # node_modules/ (gitignored):
 # - mathjax4 (npm alias of mathjax 4) typesets every formula at build time (tools/finish_site.cjs),
-#   so pages load no MathJax script; its fonts come from @mathjax/mathjax-newcm-font;
+#   as SVG, so pages load no MathJax script and no maths font; its glyph outlines come from
+#   @mathjax/mathjax-newcm-font (a dependency of the npm package);
 # - mathjax 3 is the browser fallback for sites that are not finished that way (the student site
 #   built straight by tools/student_site.py): its files are copied to SITE_ASSETS, a non-_static
 #   folder that _config.yml lists in html_static_path (Jupyter Book 1 would inject every .js under

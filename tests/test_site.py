@@ -160,10 +160,10 @@ def test_stylesheets_fetch_nothing_from_the_network_and_their_files_exist(site):
 
 
 def test_maths_is_typeset_at_build_time(site):
-    """tools/finish_site.cjs (run by `dev.py build`) typeset every formula: no page loads a MathJax
-    script or keeps raw TeX in a math element, each page carries its own CHTML stylesheet, and the
-    fonts it names are in the site (checked by the stylesheet test above for .css files, here for
-    the inline one)."""
+    """tools/finish_site.cjs (run by `dev.py build`) typeset every formula as SVG: no page loads a
+    MathJax script or keeps raw TeX in a math element, each page carries its own MathJax stylesheet
+    and fetches no maths font (MathJax's tiny zero-width font is inline), and every glyph a formula draws (<use href="#MJX-...">) is defined
+    in the page's hidden glyph <svg>."""
     pages_with_math = 0
     bad = []
     for path in html_files(site):
@@ -178,13 +178,17 @@ def test_maths_is_typeset_at_build_time(site):
         raw = re.findall(r'class="math notranslate nohighlight"[^>]*>\s*\\[(\[]', text)
         if raw:
             bad.append(f"{where}: {len(raw)} formulas left as TeX")
-        css = re.search(r'<style id="mathjax-chtml">(.*?)</style>', text, re.S)
+        css = re.search(r'<style id="mathjax-svg">(.*?)</style>', text, re.S)
         if not css:
             bad.append(f"{where}: no MathJax stylesheet")
-            continue
-        for url in re.findall(r'url\("([^"]+)"\)', css.group(1)):
-            if not (path.parent / url).resolve().is_file():
-                bad.append(f"{where}: missing font {url}")
+        else:
+            fetched = [u for u in re.findall(r'url\(\s*"?([^")]+)', css.group(1)) if not u.startswith("data:")]
+            if fetched:
+                bad.append(f"{where}: the MathJax stylesheet fetches {fetched[:3]}")
+        defined = set(re.findall(r'<path id="(MJX-[^"]+)"', text))
+        used = set(re.findall(r'<use [^>]*href="#(MJX-[^"]+)"', text))
+        if not used or used - defined:
+            bad.append(f"{where}: {len(used)} glyphs drawn, undefined: {sorted(used - defined)[:5]}")
     assert pages_with_math >= 10
     assert not bad, "\n".join(bad)
 

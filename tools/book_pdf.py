@@ -49,18 +49,19 @@ def assemble(site: Path) -> Path:
             raise SystemExit(f"book_pdf: no <article> in {name}.html")
         body = m.group(2)
         # pages already finished by an earlier build carry typeset maths and its stylesheet
-        styles += re.findall(r'<style id="mathjax-chtml">.*?</style>', html, re.S)
+        styles += re.findall(r'<style id="mathjax-svg">.*?</style>', html, re.S)
         # everything open in print: collapsed cells and solution dropdowns
         body = body.replace("<details class=", "<details open class=")
         body = re.sub(r'class="([^"]*\b(?:solution|exercise)\b[^"]*)\bdropdown\b', r'class="\1', body)
-        # ids are unique per page only: prefix them with the page
+        # ids are unique per page only: prefix them with the page (not MathJax's glyph ids, which
+        # name the same glyph on every page and which the formulas' <use href> point to)
         stem = name.split("/")[-1]
-        body = re.sub(r'\bid="([^"]+)"', lambda i: f'id="{stem}--{i.group(1)}"', body)
+        body = re.sub(r'\bid="((?!MJX-)[^"]+)"', lambda i: f'id="{stem}--{i.group(1)}"', body)
         articles.append(f'<section class="whole-book-page" data-page="{name}">{body}</section>')
     first = (site / f"{pages[0]}.html").read_text(encoding="utf-8")
-    first = re.sub(r'<style id="mathjax-chtml">.*?</style>', "", first, flags=re.S)
+    first = re.sub(r'<style id="mathjax-svg">.*?</style>', "", first, flags=re.S)
     whole = ARTICLE.sub(lambda m: m.group(1) + "\n".join(articles) + m.group(3), first, count=1)
-    whole = whole.replace("</head>", "\n".join(s.replace('id="mathjax-chtml"', 'class="mathjax-chtml"')
+    whole = whole.replace("</head>", "\n".join(s.replace('id="mathjax-svg"', 'class="mathjax-svg"')
                                                 for s in styles) + "\n</head>", 1)
     out = site / PAGE
     out.write_text(whole, encoding="utf-8")
@@ -78,7 +79,7 @@ def print_pdf(site: Path, pdf: Path) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    # served from this machine (fonts are CORS requests, which a file:// page may not make)
+    # served from this machine, as a reader gets it
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -95,7 +96,7 @@ def print_pdf(site: Path, pdf: Path) -> None:
         # A4 with 15 mm margins is 180 mm = 680 CSS px wide: check the layout at that width
         page.set_viewport_size({"width": 680, "height": 1100})
         cut = page.evaluate(CUT_OFF_JS)
-        page.evaluate("document.fonts.ready.then(() => true)")  # every formula's fonts, laid out
+        page.evaluate("document.fonts.ready.then(() => true)")  # the text's fonts, laid out
         page.wait_for_timeout(500)
         page.evaluate("document.fonts.ready.then(() => true)")
         page.pdf(path=str(pdf), format="A4", print_background=True,

@@ -1,24 +1,26 @@
-// Finish a built site: drop the theme's icon script (below), and typeset every formula of a built site at build time with MathJax 4 (npm package `mathjax`),
-// so that pages carry finished CommonHTML and load no MathJax script at all.
+// Finish a built site: drop the theme's icon script, load its behaviour scripts after the page
+// (below), and typeset every formula at build time with MathJax 4 (npm package `mathjax`) as SVG,
+// so that pages carry finished maths, load no MathJax script and need no maths web fonts.
 //
 //     node tools/finish_site.cjs SITE_DIR
 //
 // `python3 dev.py build` runs it on _build/html after Jupyter Book. For each page it replaces
 // Sphinx's `<span class="math ...">\(..\)</span>` and `<div class="math ...">\[..\]</div>` with
-// MathJax's output plus its hidden MathML (mjx-assistive-mml, read by screen readers), removes
-// the MathJax <script> tags and adds the page's own stylesheet (only the glyphs it uses; fonts
-// from the npm package @mathjax/mathjax-newcm-font, copied to _static/mathjax/fonts/).
+// MathJax's SVG plus its hidden MathML (mjx-assistive-mml, read by screen readers), removes the
+// MathJax <script> tags and adds the page's own stylesheet. The glyphs are paths (from the npm
+// package @mathjax/mathjax-newcm-font), each defined once per page in a hidden <svg> at the start
+// of the page's <article> and drawn with <use>: nothing waits for a font file, which was the
+// largest part of a slow phone's wait for the first screen (benchmarks/site_load.py).
 //
 // Display formulas are set as in-line maths in \displaystyle: MathJax 4 then marks the
-// break points between top-level terms (<mjx-break>), so the browser wraps a long formula at
-// the width of the screen, as it wraps words. A TeX error fails the build.
+// break points between top-level terms, so the browser wraps a long formula at the width of the
+// screen, as it wraps words. A TeX error fails the build.
 "use strict";
 const fs = require("fs");
 const path = require("path");
 const MathJax = require("mathjax4"); // npm alias of mathjax@4 (dev.py NPM_PACKAGES)
 
 const site = path.resolve(process.argv[2] || "_build/html");
-const FONTS = "_static/mathjax/fonts";
 const MATH = /<(span|div) class="math notranslate nohighlight"((?: id="[^"]*")?)>([^<]*)<\/\1>/g;
 const MATHJAX_SCRIPTS = [
   /<script>window\.MathJax = [^<]*<\/script>\s*/g,
@@ -27,9 +29,9 @@ const MATHJAX_SCRIPTS = [
 // The theme loads Sphinx's search tools and the whole search index (~100 kB) synchronously in the
 // <head> of every page for its search box, and a dozen theme and extension scripts that only add
 // behaviour to the finished page (copy buttons, toggles, highlighting, the theme's menus). Even
-// deferred they hold up a slow phone: they run before DOMContentLoaded, on the main thread, and
-// the maths fonts of the first screen are applied only after them (measured with
-// benchmarks/site_load.py: 2.0 s deferred against 1.5 s loaded late, at 4x CPU throttling).
+// deferred they hold up a slow phone: they run before DOMContentLoaded, on the main thread,
+// before the first screen is finished (measured with benchmarks/site_load.py when the maths still
+// used web fonts: readable after 2.0 s deferred against 1.5 s loaded late, at 4x CPU throttling).
 // So they are loaded after the page's `load` event, in their order (async = false), each of
 // them checks document.readyState and runs at once. When the last one has run, <html> gets
 // data-behaviour="ready" (tests/test_browser.py waits for it). design-tabs.js waits for
@@ -86,19 +88,11 @@ function texOf(kind, raw) {
   return tex.trim();
 }
 
-function copyFonts() {
-  const pkg = path.dirname(require.resolve("@mathjax/mathjax-newcm-font/package.json"));
-  const src = path.join(pkg, "chtml", "woff2");
-  const dst = path.join(site, FONTS);
-  fs.mkdirSync(dst, { recursive: true });
-  for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dst, f));
-}
-
 async function main() {
   const MJ = await MathJax.init({
-    loader: { load: ["input/tex", "output/chtml", "adaptors/liteDOM", "a11y/assistive-mml"] },
+    loader: { load: ["input/tex", "output/svg", "adaptors/liteDOM", "a11y/assistive-mml"] },
     tex: { packages: { "[-]": ["noundefined"] } },
-    chtml: { fontURL: "@FONTS@", linebreaks: { inline: true } },
+    svg: { fontCache: "global", linebreaks: { inline: true } },
     startup: { typeset: false },
   });
   const adaptor = MJ.startup.adaptor;
@@ -115,19 +109,19 @@ async function main() {
       fs.writeFileSync(file, html);
       continue;
     }
-    MJ.startup.output.clearCache();
+    MJ.startup.output.fontCache.clearCache();     // this page's glyphs only
     MJ.startup.document.reset();
     const rendered = [];
     for (const [, kind, id, raw] of found) {
       const tex = texOf(kind, raw);
       const display = kind === "div";
-      const node = await MJ.tex2chtmlPromise(display ? "\\displaystyle " + tex : tex, { display: false });
+      const node = await MJ.tex2svgPromise(display ? "\\displaystyle " + tex : tex, { display: false });
       let out = adaptor.outerHTML(node);
       const err = out.match(/data-mjx-error="([^"]*)"/);
       if (err) errors.push(`${path.relative(site, file)}: ${err[1]} in ${JSON.stringify(tex)}`);
-      // keep the TeX once (on mjx-math, for copying), not on every inner node
+      // keep the TeX once (on the formula's outermost <g data-mml-node="math">), not on every node
       out = out.replace(/<([a-z-]+)((?:\s+[^\s=>]+(?:="[^"]*")?)*)(\s*\/?)>/g, (m, tag, attrs, end) =>
-        tag === "mjx-math" ? m : `<${tag}${attrs.replace(/ data-latex="[^"]*"/g, "")}${end}>`);
+        / data-mml-node="math"/.test(attrs) ? m : `<${tag}${attrs.replace(/ data-latex="[^"]*"/g, "")}${end}>`);
       if (display) {
         out = out.replace('<mjx-container class="MathJax"', '<mjx-container class="MathJax" display="true"')
           .replace('<mjx-assistive-mml unselectable="on" display="inline">', '<mjx-assistive-mml unselectable="on" display="block">')
@@ -138,20 +132,12 @@ async function main() {
     let i = 0;
     let page = html.replace(MATH, () => rendered[i++]);
     for (const re of MATHJAX_SCRIPTS) page = page.replace(re, "");
-    const depth = path.relative(path.dirname(file), site) || ".";
-    const css = adaptor.textContent(MJ.chtmlStylesheet()).replaceAll("@FONTS@", `${depth}/${FONTS}`);
-    // the fonts this page's formulas use (their classes NCM-*, plus the zero-width and line-break
-    // fonts) are fetched with the page, not after its layout; a font preload must be a CORS
-    // request, which a page opened from disk may not make, so it is skipped there
-    const faces = Object.fromEntries([...css.matchAll(/font-family: (MJX-[\w-]+);\s*src: url\("([^"]+)"\)/g)]
-      .map((m) => [m[1], m[2]]));
-    const used = new Set(["MJX-NCM-ZERO", "MJX-BRK"]);
-    for (const r of rendered) for (const m of r.matchAll(/class="[^"]*\b(NCM-[\w-]+)/g)) used.add("MJX-" + m[1]);
-    const fonts = JSON.stringify([...used].filter((f) => faces[f]).map((f) => faces[f]));
-    const preload = `<script>if (location.protocol !== "file:") for (const href of ${fonts}) {` +
-      ` const l = document.createElement("link"); Object.assign(l, {rel: "preload", as: "font",` +
-      ` type: "font/woff2", crossOrigin: "anonymous", href}); document.head.appendChild(l); }</script>`;
-    page = page.replace("</head>", `${preload}\n<style id="mathjax-chtml">${css}</style>\n</head>`);
+    const css = adaptor.textContent(MJ.svgStylesheet());
+    const glyphs = `<svg xmlns="http://www.w3.org/2000/svg" id="MJX-SVG-global-cache" style="display: none">` +
+      `${adaptor.outerHTML(MJ.startup.output.fontCache.getCache())}</svg>`;
+    if (!page.includes('<article class="bd-article">')) throw new Error(`finish_site: no <article> in ${file}`);
+    page = page.replace('<article class="bd-article">', `<article class="bd-article">\n${glyphs}`);
+    page = page.replace("</head>", `<style id="mathjax-svg">${css}</style>\n</head>`);
     fs.writeFileSync(file, page);
     done += 1;
     count += found.length;
@@ -160,7 +146,6 @@ async function main() {
     console.error("finish_site: TeX errors:\n" + errors.join("\n"));
     process.exit(1);
   }
-  copyFonts();
   console.log(`finish_site: ${count} formulas typeset on ${done} pages of ${site}`);
 }
 
