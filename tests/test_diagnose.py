@@ -6,7 +6,7 @@ import pytest
 
 import backprop
 from backprop import differential, seed
-from backprop.checking import Float32Warning, numerical_gradient
+from backprop.checking import Float32Warning, numerical_gradient, relative_error
 from backprop.diagnose import Diagnosis, check_gradient, diagnose, seed_mistakes
 
 
@@ -225,3 +225,22 @@ def test_symmetric_kink_of_abs_never_calls_a_subgradient_wrong_and_catches_one_o
     for g0 in (5.0, -3.0):                                 # outside [-1, 1]: a wrong gradient
         d = check_gradient(f, A, np.array([[g0], [1.0], [-1.0]]))
         assert d.kind not in ("correct", "inconclusive"), (g0, d)
+
+
+# -- gradients far from 1: the squares inside a norm must not overflow or underflow --------------
+
+@pytest.mark.parametrize("k", [1e-200, 1.0, 1e200])
+def test_verdicts_do_not_depend_on_the_scale_of_the_gradient(k):
+    """At 1e-200 every squared norm used to underflow to 0 (two different gradients had relative
+    error 0, a wrong one was called 'transposed' and the correct one 'zero'); at 1e200 they
+    overflowed (nan and RuntimeWarnings). The same pair times k must get the same verdict."""
+    A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    T = np.array([[5.0, -1.0], [0.5, 7.0]])
+    assert relative_error(k * A, -k * A) == 1.0
+    assert relative_error(k * A, k * A * (1 + 1e-3)) == pytest.approx(1e-3 / (2 + 1e-3), rel=1e-12)
+    cases = [(k * A, k * T, "wrong"), (k * A, k * A, "correct"), (-k * A, k * A, "wrong_sign"),
+             (3 * k * A, k * A, "scaled"), (k * A, k * A.T, "transposed")]
+    for G, G_true, kind in cases:
+        d = diagnose(G, G_true, tol=1e-6, atol=0.0)
+        assert d.kind == kind, (k, kind, str(d))
+    assert diagnose(3 * k * A, k * A, tol=1e-6, atol=0.0).factor == pytest.approx(3.0, rel=1e-12)

@@ -28,6 +28,7 @@ the h^2 truncation before the disagreement is confirmed. The norm relative error
 from __future__ import annotations
 
 import inspect
+import math
 import textwrap
 import warnings
 from dataclasses import dataclass, field
@@ -83,8 +84,22 @@ def relative_error(G, N) -> float:
     G, N = np.asarray(G, dtype=np.float64), np.asarray(N, dtype=np.float64)
     if G.shape != N.shape:
         raise ValueError(f"gradient has shape {G.shape} but the numerical gradient has shape {N.shape}")
+    s = _scale(G, N)                  # 1 unless the entries are so large or small that squares overflow
+    G, N = G / s, N / s
     denom = np.linalg.norm(G) + np.linalg.norm(N)
     return 0.0 if denom == 0 else float(np.linalg.norm(G - N) / denom)
+
+
+def _scale(*arrays: np.ndarray) -> float:
+    """A power of two near the largest |entry| when that is outside [2^-500, 2^500], else 1.
+
+    Dividing by it is exact and keeps every ratio, and the squares inside a norm then neither
+    overflow (entries ~1e200 gave nan) nor underflow (entries ~1e-200 gave ||G|| = 0, so any two
+    tiny gradients had relative error 0)."""
+    m = max(float(np.max(np.abs(a), initial=0.0)) for a in arrays)
+    if m == 0.0 or not math.isfinite(m) or 2.0 ** -500 < m < 2.0 ** 500:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(m)[1])
 
 
 def entry_errors(G, N) -> np.ndarray:

@@ -24,7 +24,8 @@ import numpy as np
 
 from ._checks import as_float_array
 from .activations import sigmoid
-from .checking import Float32Warning, _first_parameter, compare, entry_errors, numerical_gradient, relative_error
+from .checking import (Float32Warning, _first_parameter, _scale, compare, entry_errors, numerical_gradient,
+                       relative_error)
 from .seed import forward
 
 __all__ = ["Diagnosis", "KINDS", "diagnose", "check_gradient", "seed_mistakes", "MISTAKE_EXPLANATIONS"]
@@ -87,7 +88,13 @@ def _as_gradient(G, name: str) -> np.ndarray:
 
 
 def _same(G: np.ndarray, M: np.ndarray, tol: float, atol: float = 0.0) -> bool:
-    return G.shape == M.shape and (relative_error(G, M) <= tol or float(np.linalg.norm(G - M)) <= atol)
+    return G.shape == M.shape and (relative_error(G, M) <= tol or _norm(G - M) <= atol)
+
+
+def _norm(A: np.ndarray) -> float:
+    """||A|| (Frobenius) without overflow or underflow in the squares."""
+    s = _scale(A)
+    return float(np.linalg.norm(A / s)) * s
 
 
 def _matches(G: np.ndarray, M: np.ndarray, tol: float, atol: float) -> bool:
@@ -175,7 +182,7 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
         return Diagnosis(kind, message, err, factor, worst=worst, entry_error=worst_err)
 
     bad = _bad_entries(G, G_true, tol, atol)
-    if not bad.any() and (relative_error(G, G_true) <= tol or float(np.linalg.norm(G - G_true)) <= atol):
+    if not bad.any() and (relative_error(G, G_true) <= tol or _norm(G - G_true) <= atol):
         return verdict("correct", f"your gradient is correct (relative error {err:.2e} <= {tol:.0e}, "
                        f"worst entry {worst_err:.1e})")
     if G_true.ndim == 2 and G.shape[0] == G.shape[1]:
@@ -183,7 +190,8 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
         if _matches(G * m2, G_true.T * m2, tol, atol):
             return verdict("transposed", "your gradient is the transpose of the correct one: entry (i, j) "
                            "holds dE/dw_ji; check the order of the outer product (delta x^T, not x delta^T)")
-    norm_true2 = float(np.sum(G_true * G_true))
+    s = _scale(G, G_true)                               # exact; keeps tiny or huge squares finite
+    norm_true2 = float(np.sum((G_true / s) ** 2))
     if norm_true2 > 0 and np.any(G != 0) and _matches(G, -G_true, tol, atol):
         return verdict("wrong_sign", "your gradient has the wrong sign: it points downhill, so gradient "
                        "descent would climb (look for y - s where s - y belongs, or a minus sign "
@@ -192,7 +200,7 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
         if M.shape == G.shape and _matches(G, M, tol, atol) and not _same(M, G_true, tol, atol):
             return verdict(key, _mistake_message(key))
     if norm_true2 > 0 and np.any(G != 0):
-        c = float(np.sum(G * G_true)) / norm_true2          # the least-squares factor of G ~ c G_true
+        c = float(np.sum((G / s) * (G_true / s))) / norm_true2   # the least-squares factor of G ~ c G_true
         if np.isfinite(c) and c != 0 and _matches(G, c * G_true, tol, atol):
             return verdict("scaled", _scale_message(c, tol), c)
     if not np.any(G != 0):
