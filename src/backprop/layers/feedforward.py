@@ -38,11 +38,12 @@ class FeedForwardCache(NamedTuple):
     W2: np.ndarray
 
 
-def _matrix(W, name: str, shape: tuple[int | None, int], why: str) -> np.ndarray:
+def _matrix(W, name: str, rows: str, columns: int, why: str) -> np.ndarray:
+    """W as a 2-D float array with ``columns`` columns (any number of ``rows``), or raise."""
     W = as_float_array(W, name, ndim=2)
-    if W.shape[1] != shape[1] or (shape[0] is not None and W.shape[0] != shape[0]):
-        want = f"({'h' if shape[0] is None else shape[0]}, {shape[1]})"
-        raise ValueError(f"{name} has shape {W.shape} but {why}: {name} must have shape {want}")
+    if W.shape[1] != columns:
+        raise ValueError(f"{name} has shape {W.shape} but {why}: {name} must have shape "
+                         f"({rows}, {columns})")
     return W
 
 
@@ -60,9 +61,9 @@ def forward(X, W1, c1, W2, c2) -> tuple[np.ndarray, FeedForwardCache]:
     if X.ndim < 1:
         raise ValueError(f"X must have at least 1 axis (..., d), got shape {X.shape}")
     d = X.shape[-1]
-    W1 = _matrix(W1, "W1", (None, d), f"X of shape {X.shape} has d = {d} features (last axis)")
+    W1 = _matrix(W1, "W1", "h", d, f"X of shape {X.shape} has d = {d} features (last axis)")
     c1 = _vector(c1, "c1", W1.shape[0], "W1")
-    W2 = _matrix(W2, "W2", (None, W1.shape[0]), f"W1 has shape {W1.shape}, so h = {W1.shape[0]}")
+    W2 = _matrix(W2, "W2", "d_out", W1.shape[0], f"W1 has shape {W1.shape}, so h = {W1.shape[0]}")
     c2 = _vector(c2, "c2", W2.shape[0], "W2")
     U = X @ W1.T + c1
     R = np.maximum(U, 0)

@@ -48,9 +48,10 @@ def reverse_digits(n: int, T: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
 class TinyTransformer:
     """Token and position embeddings, one transformer block, a dense output layer.
 
-    ``params`` (a dict): Emb (vocab, d) and Pos (T_max, d) with N(0, 1) entries scaled by
-    1/sqrt(d)... see :meth:`init`; the block's g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1 (4d, d),
-    c1 (4d,), W2 (d, 4d), c2 (d,); Wout (vocab, d), bout (vocab,). ``heads`` divides d.
+    ``params`` (a dict, drawn by :meth:`init`): Emb (vocab, d), Pos (T_max, d); the block's
+    g1, b1 (d,), Wq, Wk, Wv, Wo (d, d), g2, b2 (d,), W1 (4d, d), c1 (4d,), W2 (d, 4d), c2 (d,);
+    Wout (vocab, d), bout (vocab,). ``heads`` divides d; ``causal`` is the block's mask
+    (False for :func:`reverse_digits`, where position t needs position T-1-t).
     """
 
     def __init__(self, vocab: int = 10, T_max: int = 8, d: int = 16, heads: int = 2,
@@ -144,13 +145,16 @@ class TinyTransformer:
 
 def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_size: int,
         steps: int, momentum: float = 0.9, seed: int = 0,
-        callback: Callable[[int, float, dict], None] | None = None) -> History:
+        callback: Callable[[int, np.ndarray, np.ndarray, float, dict], None] | None = None
+        ) -> History:
     """Train ``net`` in place for ``steps`` minibatch steps of SGD with momentum (as
     :func:`backprop.train.sgd`: U <- momentum U - learning_rate G, P <- P + U).
 
     tokens, targets (n, T); each step draws ``batch_size`` sequences without replacement from
-    ``default_rng(seed)``. ``callback(step, E, grads)`` (if given) is called at every step
-    before the update, with the minibatch loss and the gradients (e.g. to check them).
+    ``default_rng(seed)``. ``callback(step, tokens_b, targets_b, E, grads)`` (if given) is
+    called at every step before the update, with the minibatch (B, T), its loss and the
+    gradients: ``net.params`` are then still those the gradients were computed at (e.g. to
+    check them against another autodiff).
     Returns a History whose ``loss`` holds every step's minibatch loss.
     """
     tokens, targets = net._tokens(tokens), net._tokens(targets, "targets")
@@ -166,7 +170,7 @@ def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_si
         idx = rng.choice(tokens.shape[0], size=min(batch_size, tokens.shape[0]), replace=False)
         E, G = net.loss_and_gradients(tokens[idx], targets[idx])
         if callback is not None:
-            callback(step, E, G)
+            callback(step, tokens[idx], targets[idx], E, G)
         for k, P in net.params.items():
             U[k] *= momentum
             U[k] -= learning_rate * G[k]
