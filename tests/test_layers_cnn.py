@@ -52,6 +52,32 @@ def test_training_on_the_digits_reaches_97_percent_held_out():
     assert history.val_accuracy[-1] == net.accuracy(as_images(X_te), l_te) >= 0.97
 
 
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(learning_rate=0.0), ValueError, "learning_rate"),
+    (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
+    (dict(momentum=1.0), ValueError, "momentum"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(epochs=1.5), ValueError, "epochs"),
+    (dict(validation=(np.zeros((2, 1, 8, 8)),)), ValueError, "validation must be a pair"),
+    (dict(validation=(np.zeros((2, 1, 8, 8)), np.array([0]))), ValueError, "2 images but labels has 1"),
+])
+def test_sgd_has_the_guards_of_the_training_loop(kw, err, match):
+    X, labels = batch(6)
+    args = dict(learning_rate=0.05, batch_size=4, epochs=1, momentum=0.9)
+    with pytest.raises(err, match=match):
+        sgd(SmallCNN(filters=2), X, labels, **{**args, **kw})
+
+
+def test_sgd_stops_at_a_loss_that_is_not_finite():
+    """The CNN's loss stays finite even at absurd learning rates (its logits are piecewise linear in
+    the parameters and log_softmax is stable), so a NaN loss is injected to reach the guard."""
+    net, (X, labels) = SmallCNN(filters=2), batch(8)
+    gradients = net.loss_and_gradients
+    net.loss_and_gradients = lambda X_b, l_b: (float("nan"), gradients(X_b, l_b)[1])
+    with pytest.raises(FloatingPointError, match="the loss became nan in epoch 1"):
+        sgd(net, X, labels, learning_rate=0.05, batch_size=4, epochs=3)
+
+
 def test_matches_the_same_network_in_jax():
     net = SmallCNN(filters=4, seed=3)
     net.params["b"] = np.linspace(-0.1, 0.1, 4)

@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numpy.ma import MaskedArray
 
-__all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_entry",
-           "as_positive_int", "as_labels", "as_activation_input", "refuse_masked", "check_same_shape"]
+__all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_entry", "as_positive_int",
+           "as_labels", "as_pair", "as_activation_input", "refuse_masked", "check_same_shape"]
 
 
 def refuse_masked(a, name: str) -> None:
@@ -141,6 +141,13 @@ def as_labels(labels, k: int, name: str = "labels") -> np.ndarray:
         raise ValueError(f"{name} must lie in 0..{k - 1} (k = {k} classes), got values "
                          f"from {arr.min()} to {arr.max()}")
     return arr
+
+
+def as_pair(value, name: str, what: str) -> tuple:
+    """``value`` if it is a tuple of two items, else ``ValueError`` saying it must be the pair ``what``."""
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise ValueError(f"{name} must be a pair {what}")
+    return value
 
 
 def as_activation_input(v, name: str = "v") -> np.ndarray:
