@@ -76,8 +76,8 @@ def remainder(W, x, y, dW) -> float:
 def grad_W(W, x, y) -> np.ndarray:
     """G = (S - S^2)(s - y) x^T with S = Diag(s); shape (m, n) like W."""
     f = forward(W, x, y)
-    S_minus_S2 = np.diag((f.s - f.s ** 2)[:, 0])          # S - S^2 = Diag(sigma'(v))
-    G = S_minus_S2 @ (f.s - f.y) @ f.x.T
+    S = np.diag(f.s[:, 0])
+    G = (S - S @ S) @ (f.s - f.y) @ f.x.T          # S - S^2 = Diag(s - s**2): the m x m form of sigma'(v)
     return shape_like_W(G, W)
 
 
