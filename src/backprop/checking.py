@@ -49,10 +49,10 @@ import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["numerical_gradient", "relative_error", "entry_errors", "compare", "Comparison",
-           "GradcheckReport", "gradcheck", "Float32Warning", "VERDICTS", "REASONS", "EntryVerdict",
-           "central_differences", "determined_argmax", "parameter_name", "common_scale", "frobenius_norm", "warn_float32", "error_text",
-           "value_text", "ROUNDOFF_ULPS", "DIGIT_MARGIN", "FLAT_STEP_FACTOR"]
+__all__ = ["numerical_gradient", "central_differences", "relative_error", "entry_errors", "compare",
+           "Comparison", "GradcheckReport", "gradcheck", "Float32Warning", "warn_float32", "VERDICTS",
+           "REASONS", "EntryVerdict", "error_text", "value_text", "determined_argmax", "parameter_name",
+           "common_scale", "frobenius_norm", "ROUNDOFF_ULPS", "DIGIT_MARGIN", "RICHARDSON_NOISE"]
 
 VERDICTS = ("ok", "mismatch", "inconclusive")
 REASONS = ("kink", "resolution", "float32")
@@ -314,7 +314,8 @@ def _measure(f, A: np.ndarray, h: float, noise: float | None) -> _Differences:
                         noise is not None, np.zeros(A.shape, dtype=bool))
 
 
-def central_differences(f: Callable[[np.ndarray], float], A, h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+def central_differences(f: Callable[[np.ndarray], float], A,
+                        h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """The central-difference gradient N of the scalar f at A and the round-off bound of each of its
     entries, ROUNDOFF_ULPS eps max|f| / h (both float64, of A's shape); A is not modified."""
     A = as_float_array(A, "A").copy()
