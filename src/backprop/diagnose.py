@@ -18,7 +18,7 @@ the supplied exact mistakes are tested after transposed and sign but before "sca
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Callable, Mapping
 
 import numpy as np
@@ -62,6 +62,7 @@ class Diagnosis:
     message: str
     relative_error: float
     factor: float | None = None
+    _: KW_ONLY
     reason: str | None = None
     worst: tuple | None = None
     entry_error: float | None = None
