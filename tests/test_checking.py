@@ -145,7 +145,8 @@ def test_a_saturated_network_is_judged_where_a_step_resolves_it():
     assert check_gradient(E, W, 0 * G, h=1e-2, tol=1e-2).kind == "wrong"
     W, E, G = saturated(4.0)
     assert check_gradient(E, W, G).kind == "correct" and gradcheck(E, W, G).ok
-    assert check_gradient(E, W, 0 * G).kind == "wrong" and gradcheck(E, W, 0 * G).verdicts == {"W": "mismatch"}
+    assert check_gradient(E, W, 0 * G).kind == "wrong"
+    assert gradcheck(E, W, 0 * G).verdicts == {"W": "mismatch"}
 
 
 def test_a_large_constant_part_of_E_never_makes_a_zero_gradient_correct():
@@ -257,3 +258,23 @@ def test_a_non_finite_gradient_is_a_mismatch_naming_the_entry():
     report = gradcheck(lambda W: seed.E(W, x, y), W, G)
     assert report.verdicts == {"W": "mismatch"} and report.comparisons["W"].worst == (3, 2)
     assert check_gradient(lambda W: seed.E(W, x, y), W, G).kind == "non_finite"
+
+
+def test_each_entry_gets_a_named_verdict():
+    """Comparison.status holds an EntryVerdict per entry: the doubled entry is a confirmed mismatch,
+    a ReLU kink within h is inconclusive there, and the rest of a right gradient agrees."""
+    from backprop.checking import EntryVerdict
+    W, x, y = seed.example()
+    E = lambda W: 1e4 * seed.E(W, x, y)
+    G = 1e4 * differential.grad_W(W, x, y)
+    bad = G.copy()
+    bad[1, 0] *= 2
+    c = compare(E, W, bad, tol=1e-2)
+    assert c.status[1, 0] == EntryVerdict.MISMATCH and c.worst == (1, 0)
+    assert np.all(np.delete(c.status.ravel(), 4) == EntryVerdict.AGREES)
+    E, W, G = relu_net()
+    c = compare(E, W, G)
+    assert c.status[c.worst] == EntryVerdict.INCONCLUSIVE_KINK and c.reason == "kink"
+    assert compare(E, W, -G).status[c.worst] == EntryVerdict.MISMATCH_AT_KINK
+    W, E, G = saturated(24.0)
+    assert np.all(compare(E, W, 0 * G).status == EntryVerdict.WITHIN_ROUNDOFF)

@@ -41,7 +41,7 @@ import inspect
 import math
 import textwrap
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from enum import IntEnum
 from typing import Callable, Mapping
 
@@ -49,10 +49,10 @@ import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["numerical_gradient", "relative_error", "entry_errors", "compare", "Comparison",
-           "GradcheckReport", "gradcheck", "Float32Warning", "VERDICTS", "REASONS", "EntryVerdict",
-           "central_differences", "determined_argmax", "parameter_name", "common_scale", "frobenius_norm", "warn_float32", "error_text",
-           "value_text", "ROUNDOFF_ULPS", "DIGIT_MARGIN", "FLAT_STEP_FACTOR"]
+__all__ = ["numerical_gradient", "central_differences", "relative_error", "entry_errors", "compare",
+           "Comparison", "GradcheckReport", "gradcheck", "Float32Warning", "warn_float32", "VERDICTS",
+           "REASONS", "EntryVerdict", "error_text", "value_text", "determined_argmax", "parameter_name",
+           "common_scale", "frobenius_norm", "ROUNDOFF_ULPS", "DIGIT_MARGIN", "RICHARDSON_NOISE"]
 
 VERDICTS = ("ok", "mismatch", "inconclusive")
 REASONS = ("kink", "resolution", "float32")
@@ -314,7 +314,8 @@ def _measure(f, A: np.ndarray, h: float, noise: float | None) -> _Differences:
                         noise is not None, np.zeros(A.shape, dtype=bool))
 
 
-def central_differences(f: Callable[[np.ndarray], float], A, h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+def central_differences(f: Callable[[np.ndarray], float], A,
+                        h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """The central-difference gradient N of the scalar f at A and the round-off bound of each of its
     entries, ROUNDOFF_ULPS eps max|f| / h (both float64, of A's shape); A is not modified."""
     A = as_float_array(A, "A").copy()
@@ -450,8 +451,9 @@ def _non_finite(f, A: np.ndarray, G: np.ndarray, h: float, tol: float, name: str
     bad = ~np.isfinite(G)
     worst = tuple(int(i) for i in np.argwhere(bad)[0]) if A.shape else ()
     status = np.where(bad, EntryVerdict.MISMATCH, EntryVerdict.AGREES).astype(np.int64)
-    return Comparison(name, "mismatch", None, math.inf, math.inf, worst, float(G[worst]),
-                      float(m.N[worst]), m.N, status, m.noise, float(h), float(tol), G)
+    return Comparison(name, "mismatch", None, relative_error=math.inf, max_entry_error=math.inf,
+                      worst=worst, analytic=float(G[worst]), numeric=float(m.N[worst]), numerical=m.N,
+                      status=status, noise=m.noise, h=float(h), tol=float(tol), gradient=G)
 
 
 def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: float = 1e-6,
@@ -471,9 +473,10 @@ def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: flo
     verdict, reason = _verdict(G, m, status, tol)
     worst = _worst(G, m.N, m.noise, status, verdict, reason)
     counted = status != EntryVerdict.WITHIN_ROUNDOFF
-    return Comparison(name, verdict, reason, relative_error(G, m.N),
-                      float(entry_errors(G, m.N)[counted].max(initial=0.0)), worst, float(G[worst]),
-                      float(m.N[worst]), m.N, status, m.noise, float(h), float(tol), G, m.flat)
+    return Comparison(name, verdict, reason, relative_error=relative_error(G, m.N),
+                      max_entry_error=float(entry_errors(G, m.N)[counted].max(initial=0.0)),
+                      worst=worst, analytic=float(G[worst]), numeric=float(m.N[worst]), numerical=m.N,
+                      status=status, noise=m.noise, h=float(h), tol=float(tol), gradient=G, flat=m.flat)
 
 
 @dataclass(repr=False)
@@ -490,6 +493,7 @@ class Comparison:
     name: str
     verdict: str
     reason: str | None
+    _: KW_ONLY
     relative_error: float
     max_entry_error: float
     worst: tuple[int, ...]

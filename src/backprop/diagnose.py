@@ -18,16 +18,16 @@ the supplied exact mistakes are tested after transposed and sign but before "sca
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 
 from ._checks import as_float_array
 from .activations import sigmoid
-from .checking import (EntryVerdict, central_differences, common_scale, compare, determined_argmax,
-                       entry_errors, error_text, frobenius_norm, parameter_name, relative_error,
-                       value_text, warn_float32)
+from .checking import (RICHARDSON_NOISE, EntryVerdict, central_differences, common_scale, compare,
+                       determined_argmax, entry_errors, error_text, frobenius_norm, parameter_name,
+                       relative_error, value_text, warn_float32)
 from .seed import forward
 
 __all__ = ["Diagnosis", "KINDS", "diagnose", "check_gradient", "seed_mistakes", "MISTAKE_EXPLANATIONS"]
@@ -62,6 +62,7 @@ class Diagnosis:
     message: str
     relative_error: float
     factor: float | None = None
+    _: KW_ONLY
     reason: str | None = None
     worst: tuple | None = None
     entry_error: float | None = None
@@ -84,6 +85,12 @@ KINDS = ("non_finite", "correct", "transposed", "wrong_sign", "scaled", "shape",
 #: "Equal up to round-off of the array": 1000 eps max|G_true| (a gradient computed another way
 #: differs by a few ulps of its largest entries).
 ARRAY_ROUNDOFF_ULPS = 1e3
+#: A least-squares factor c is "2" or "1/2" to within max(tol, FACTOR_ROUNDOFF) relative: c is a ratio
+#: of two sums of squares, good to ~1e-15, so even tol = 0 names an exact factor 2.
+FACTOR_ROUNDOFF = 1e-12
+#: After a mismatch, check_gradient names the mistake with the tolerance widened to what the
+#: reference resolves: REFERENCE_MARGIN round-off bounds (in norm and per entry).
+REFERENCE_MARGIN = 2
 
 
 def _as_gradient(G, name: str) -> np.ndarray:
@@ -153,8 +160,8 @@ def _worst(G: np.ndarray, G_true: np.ndarray, roundoff: np.ndarray) -> tuple[tup
 
 
 def _scale_message(c: float, tol: float, c_text: str) -> str:
-    def near(a: float) -> bool:
-        return abs(c - a) <= max(tol, 1e-12) * abs(a)
+    def near(a: float) -> bool:             # "twice" / "half" within tol (and never closer than 1e-12)
+        return abs(c - a) <= max(tol, FACTOR_ROUNDOFF) * abs(a)
     if near(2.0):
         return ("your gradient is twice the correct one: you probably forgot the 1/2 — "
                 "the derivative of 1/2 ||s - y||^2 is s - y, not 2 (s - y)")
@@ -211,14 +218,14 @@ def _pattern(G, G_true, mistakes, tol: float, atol: float, mask) -> tuple[str, f
     return "wrong", None
 
 
-def _wrong_message(G, G_true, err: float, worst: tuple, tol: float, atol: float, printed: _Printed) -> str:
-    """The message for kind "wrong": which entries, and the largest disagreement."""
+def _wrong_message(printed: _Printed, err: float, idx: tuple, atol: float) -> str:
+    """The message for kind "wrong": which entries, and the largest disagreement (at ``idx``)."""
+    G, G_true, tol = printed.G, printed.G_true, printed.tol
     if not np.any(G != 0):
         return _MESSAGES["zero"]
     if not np.any(G_true != 0):
         return ("the correct gradient is zero here, but yours is not "
                 f"(largest entry {value_text(float(np.max(np.abs(G))))})")
-    idx = worst[0]
     n_bad = int(_bad_entries(G, G_true, tol, atol).sum())
     few = f"{n_bad} of {G.size} entries are wrong; " if n_bad < G.size else ""
     g, n = printed.values(idx)
@@ -276,9 +283,11 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
     elif kind == "scaled":
         message = _scale_message(factor, tol, printed.factor(factor))
     elif kind == "wrong":
-        message = _wrong_message(G, G_true, err, worst, tol, atol, printed)
+        message = _wrong_message(printed, err, worst[0], atol)
+    elif kind in ("transposed", "wrong_sign"):
+        message = _MESSAGES[kind]
     else:
-        message = _MESSAGES.get(kind) or _mistake_message(kind)
+        message = _mistake_message(kind)
     return Diagnosis(kind, message, err, factor, worst=worst, entry_error=worst_err)
 
 
@@ -356,9 +365,9 @@ def _named_mistake(c, G: np.ndarray, mistakes, tol: float) -> Diagnosis:
     reliable = (c.status != EntryVerdict.INCONCLUSIVE_KINK) & (c.status != EntryVerdict.MISMATCH_AT_KINK)
     n_true = frobenius_norm(N * reliable)
     noise = frobenius_norm(c.noise * reliable)
-    wide = max(tol, 2 * noise / n_true) if n_true > 0 else tol
-    d = diagnose(G, N, mistakes=mistakes, tol=wide, atol=2 * float(c.noise.max()),
-                 mask=None if reliable.all() else reliable, roundoff=3 * c.noise)
+    wide = max(tol, REFERENCE_MARGIN * noise / n_true) if n_true > 0 else tol
+    d = diagnose(G, N, mistakes=mistakes, tol=wide, atol=REFERENCE_MARGIN * float(c.noise.max()),
+                 mask=None if reliable.all() else reliable, roundoff=RICHARDSON_NOISE * c.noise)
     if d.kind != "correct":
         return d
     (g, n), (norm, entry) = c.values_text(), c.errors_text()   # right in norm, wrong in an entry
