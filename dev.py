@@ -50,7 +50,8 @@ MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml/fonts/woff-v2", "ui"
 # file found") are switched off in .venv: the course grades from the command line
 # (`dev.py release` / `dev.py autograde`), and a learner's JupyterLab should show the chapters only.
 NBGRADER_UI = (["labextension", "disable", "--level=sys_prefix", "@jupyter/nbgrader"],
-               ["server", "extension", "disable", "--sys-prefix", "nbgrader"])
+               *(["server", "extension", "disable", "--sys-prefix", f"nbgrader.server_extensions.{name}"]
+                 for name in ("formgrader", "validate_assignment", "assignment_list", "course_list")))
 
 
 def run(cmd: list, **kw) -> None:

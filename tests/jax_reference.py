@@ -23,6 +23,7 @@ layout "column" and (B, n0) in layout "batch_first".
 from __future__ import annotations
 
 import os
+from functools import partial
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")     # no search for accelerators, no warning about them
 
@@ -53,15 +54,23 @@ def vjp(f, inputs: tuple, dout, **options) -> tuple[np.ndarray, tuple]:
     """(f(*inputs), the gradients of <dout, f(*inputs)> with respect to every input), by jax.vjp.
 
     ``options`` are passed to f unchanged (not differentiated). The gradients have the shapes
-    of the inputs, in their order.
+    of the inputs, in their order. Forward and backward are compiled together (jax.jit): one
+    compilation instead of one per primitive and shape.
     """
-    out, pullback = jax.vjp(lambda *args: f(*args, **options), *(jnp.asarray(a) for a in inputs))
-    return np.asarray(out), _numpy(pullback(jnp.asarray(dout, dtype=out.dtype)))
+    def forward_backward(args, g):
+        out, pullback = jax.vjp(lambda *a: f(*a, **options), *args)
+        return out, pullback(g)
+
+    args = tuple(jnp.asarray(a) for a in inputs)
+    out, grads = jax.jit(forward_backward)(args, jnp.asarray(dout))
+    return np.asarray(out), _numpy(grads)
 
 
 def value_and_grad(f, params: dict, *args, **options) -> tuple[float, dict]:
-    """(E, {name: dE/dparams[name]}) for a scalar E = f(params, *args, **options), by jax.value_and_grad."""
-    E, G = jax.value_and_grad(lambda p: f(p, *args, **options))({k: jnp.asarray(P) for k, P in params.items()})
+    """(E, {name: dE/dparams[name]}) for a scalar E = f(params, *args, **options), by
+    jax.value_and_grad, compiled (jax.jit) with ``args`` and ``options`` as constants."""
+    E, G = jax.jit(jax.value_and_grad(lambda p: f(p, *args, **options)))(
+        {k: jnp.asarray(P) for k, P in params.items()})
     return float(E), _numpy(G)
 
 
@@ -96,6 +105,7 @@ def attention(Q, K, V, causal=False):
     return jax.nn.softmax(scores, axis=1) @ V
 
 
+@partial(jax.jit, static_argnames="causal")
 def framework_attention(Q, K, V, causal=False):
     """The same by ``jax.nn.dot_product_attention`` (implementation "xla"), whose softmax runs in
     float32: use it for what it decides exactly (which keys a query sees), at float32 tolerance.

@@ -278,3 +278,33 @@ def test_each_entry_gets_a_named_verdict():
     assert compare(E, W, -G).status[c.worst] == EntryVerdict.MISMATCH_AT_KINK
     W, E, G = saturated(24.0)
     assert np.all(compare(E, W, 0 * G).status == EntryVerdict.WITHIN_ROUNDOFF)
+
+
+def test_round_off_follows_the_terms_of_a_cancelling_sum():
+    """E = G : out sums terms of both signs: its rounding is eps sum|G * out|, not eps |E|.
+    layers.gradcheck says so (E.roundoff_scale), and a correct multi-head attention gradient is
+    no longer called a mismatch at the default step (it was, at Wq[4, 1], before the scale);
+    the honest twin: a gradient off by 1e-4 relative in one entry is still caught."""
+    from backprop import checking
+    from backprop.layers import gradcheck as layer_check, multihead_attention as mha
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((2, 5, 8))
+    Ws = [rng.standard_normal((8, 8)) / np.sqrt(8) for _ in range(4)]
+    report = layer_check(mha, X, *Ws, heads=2, causal=True, seed=6)
+    assert report.ok, str(report)
+
+    def wrong_backward(dout, cache):
+        dX, dWq, *rest = mha.backward(dout, cache)
+        dWq = dWq.copy()
+        dWq[4, 1] *= 1 + 1e-4
+        return (dX, dWq, *rest)
+
+    bad = layer_check(mha, X, *Ws, heads=2, causal=True, seed=6, backward=wrong_backward)
+    assert not bad.ok and bad.verdicts["Wq"] == "mismatch", str(bad)
+
+    def E(A):
+        return float(np.sum(A))
+
+    E.roundoff_scale = 1e6
+    assert checking.roundoff_scale(E) == 1e6 and checking.roundoff_scale(lambda A: 0.0) == 0.0

@@ -43,7 +43,7 @@ def test_trains_on_reversed_digits_and_every_checked_gradient_matches_jax():
     history = tt.sgd(net, tokens, targets, learning_rate=0.05, batch_size=32, steps=steps,
                      seed=0, callback=check)
     assert checked == [0, 40, 80, 119]
-    # measured on this run: about 2.3 over the first steps, below 0.01 from about step 60 on
+    # measured: 2.53 over the first 5 steps, 0.05 at step 50, 2e-4 over the last 10; accuracy 1.0
     first, last = np.mean(history.loss[:5]), np.mean(history.loss[-10:])
     assert first > 2.0 and last < 0.05 * first, (first, last)
     test_tokens, test_targets = tt.reverse_digits(500, T, seed=1)
@@ -57,8 +57,7 @@ def test_gradients_match_central_differences(causal):
     tokens, targets = rng.integers(0, 5, (2, 3)), rng.integers(0, 5, (2, 3))
     tokens[0, :2] = 4                                  # token 4 twice: its Emb rows add up
     E, grads = net.loss_and_gradients(tokens, targets)
-    report = backprop.gradcheck(lambda p: net.loss(tokens, targets, params=p), net.params, grads,
-                                h=1e-5)
+    report = backprop.gradcheck(lambda p: net.loss(tokens, targets, params=p), net.params, grads)
     assert report.ok, str(report)
     unused = sorted(set(range(5)) - set(tokens.ravel()))
     assert unused and np.all(grads["Emb"][unused] == 0)

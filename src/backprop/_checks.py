@@ -121,7 +121,8 @@ def as_entry(i, j, shape: tuple, name: str = "W") -> tuple[int, int]:
 
 
 def as_positive_int(value, name: str) -> int:
-    """``value`` as an int if it is an integer > 0 (a Python or numpy int, not a bool), else ``ValueError``."""
+    """``value`` as an int if it is an integer > 0 (a Python or numpy int, not a bool); else ``ValueError``
+    naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)

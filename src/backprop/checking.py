@@ -70,6 +70,9 @@ class EntryVerdict(IntEnum):
 
 #: One evaluation of E is trusted to ROUNDOFF_ULPS eps |E|: a sum of many rounded terms loses a
 #: few units in the last place, so noise_ij = ROUNDOFF_ULPS eps max|E| / h bounds N_ij's round-off.
+#: When E is a sum of terms that cancel (E = u : f(A) for a VJP check), its round-off follows the
+#: size of the terms, not of their sum: such an E carries ``E.roundoff_scale`` = sum |u * f(A)|,
+#: used in place of |E| where it is larger (see :func:`roundoff_scale`).
 ROUNDOFF_ULPS = 10
 #: A printed value keeps only digits DIGIT_MARGIN times coarser than its round-off bound, and a
 #: worst entry is named only where the disagreements differ by more than DIGIT_MARGIN round-off
@@ -307,11 +310,20 @@ def _measure(f, A: np.ndarray, h: float, noise: float | None) -> _Differences:
     plus = _values_along(f, A, h, entries).reshape(A.shape)
     minus = _values_along(f, A, -h, entries).reshape(A.shape)
     if noise is None:
-        bound = ROUNDOFF_ULPS * eps * np.maximum(np.maximum(abs(plus), abs(minus)), abs(f0)) / h
+        size = np.maximum(np.maximum(abs(plus), abs(minus)), max(abs(f0), roundoff_scale(f)))
+        bound = ROUNDOFF_ULPS * eps * size / h
     else:
         bound = np.full(A.shape, float(noise))
     return _Differences(f, A, h, eps, f0, plus, minus, (plus - minus) / (2 * h), bound,
                         noise is not None, np.zeros(A.shape, dtype=bool))
+
+
+def roundoff_scale(f) -> float:
+    """The size of the terms the scalar f sums (``f.roundoff_scale``), 0 when f does not say.
+
+    Set it on an E that contracts an output with an upstream gradient, E = u : out, to
+    sum |u * out|: its rounding is that large even where the terms cancel and E is small."""
+    return float(getattr(f, "roundoff_scale", 0.0))
 
 
 def central_differences(f: Callable[[np.ndarray], float], A,
@@ -672,6 +684,8 @@ def _upstream(f, params, grads, seed: int):
             raise ValueError(f"f returned shape {y.shape}, first {u.shape}")
         return float(np.sum(u * y))
 
+    f_u.roundoff_scale = float(np.sum(np.abs(u * arr)))
+
     def vjp(J, k="the parameter"):
         J = np.asarray(J, dtype=np.float64)
         if J.shape[:u.ndim] != u.shape:
@@ -695,6 +709,7 @@ def _compare_each(f, params: Mapping, grads, h: float, tol: float) -> dict[str, 
     for k in params:
         def f_k(A, k=k):
             return f({**base, k: A})
+        f_k.roundoff_scale = roundoff_scale(f)
         comparisons[k] = compare(f_k, base[k], grads[k], h=h, tol=tol, name=str(k))
     return comparisons
 
