@@ -87,7 +87,10 @@ def page(lab):
         tab.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         # .myst: a Markdown cell rendered by jupyterlab-myst (JupyterLab's own renderer makes
         # .jp-RenderedMarkdown, which shows every directive as a code block)
-        tab.wait_for_function("document.querySelectorAll('.jp-MarkdownCell .myst').length > 5", timeout=60_000)
+        tab.wait_for_function("() => { const n = document.querySelectorAll('.jp-MarkdownCell').length;"
+                              " return n > 5 && document.querySelectorAll('.jp-MarkdownCell .myst').length === n; }",
+                              timeout=60_000)
+        settled(tab)
         yield tab
         browser.close()
 

@@ -11,6 +11,8 @@ Re-running on another machine must not dirty the repository with noise, so after
 * a figure whose SVG differs from the stored one only in coordinates that moved by less than
   FIGURE_TOLERANCE (the last printed digit of a path, from the last bits of a BLAS result) keeps
   its stored SVG and PNG; any other change (a new curve, a label, a point that moved) replaces it;
+* consecutive outputs of one stream are merged (nbconvert's CoalesceStreamsPreprocessor: the
+  kernel may split one print into several messages, differently on every run);
 * every number the prose quotes (``VALUE<!-- glue:NAME -->`` in a Markdown cell, recorded by
   ``backprop.show.glue(NAME, VALUE)`` in a code cell) is rewritten to the value just recorded.
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -73,6 +76,8 @@ def execute(path: Path, timeout: int = 600) -> None:
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:                       # no timestamps: a re-run changes only what changed
         cell.metadata.pop("execution", None)
+    # one stream output per print run, however the kernel's messages happened to be split
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     kept = keep_unchanged_figures(old, nb)
     changed = rewrite(nb, recorded(old), recorded(nb))
     nbformat.write(nb, path)
