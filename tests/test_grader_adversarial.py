@@ -321,6 +321,11 @@ def _class(subs: Path, release: Path) -> None:
     (subs / "linker" / "subscripts" / "subscripts.ipynb").symlink_to(secret)
     os.link(secret, subs / "linker" / "jacobians.ipynb")
     put("linker", "differentials", _source("differentials"))
+    # the kernel swaps its own log (which the grader quotes when a kernel dies) for a link to that file
+    put("log_linker", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "import os, sys\nfolder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+        "os.remove(os.path.join(folder, 'kernel.log'))\n"
+        f"os.symlink({str(secret)!r}, os.path.join(folder, 'kernel.log'))\nos._exit(1)"))
     # a student whose function raises with its inputs in the message (they reach the feedback)
     put("leaker", "subscripts", _body(_source("subscripts"), "grad_W",
         "    raise ValueError(repr(W.ravel()[:4].tolist()))"))
@@ -735,6 +740,8 @@ def test_links_among_the_submissions_are_never_followed(graded):
     assert any("symbolic link" in n for n in fb["notes"]) and any("hard links" in n for n in fb["notes"])
     assert _score(graded, "linker", "subscripts")[0] == 0
     assert _score(graded, "linker", "differentials")[0] == _full(graded, "differentials")   # honest twin
+    died = _nb(graded, "log_linker", "subscripts")["notes"]
+    assert any("died" in n for n in died) and "TOP SECRET" not in json.dumps(graded["feedback"]["log_linker"])
 
 
 def test_names_in_any_alphabet_are_graded_apart(graded):

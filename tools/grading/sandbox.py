@@ -253,8 +253,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw) -> None:
         """The kernel's own stdout/stderr go to a log file, never to the grader's terminal."""
-        if self.sandbox is not None:     # on the socket folder's capped tmpfs, gone with it
-            log = open(self.sandbox.sockets / "kernel.log", "wb")
+        if self.sandbox is not None:     # on the socket folder's capped tmpfs, gone with it; read back
+            # through this file object only (the kernel may replace the path with a link)
+            log = open(self.sandbox.sockets / "kernel.log", "w+b")
             kw["stdout"] = kw["stderr"] = self.kernel_log = log
             kw["stdin"] = subprocess.DEVNULL
         await super()._async_launch_kernel(kernel_cmd, **kw)

@@ -282,9 +282,9 @@ def _run(nb, box: sandbox.Sandbox, task: Task, hooks: Hooks) -> Run:
     finally:
         done.set()
         dog.join()
-        _stop(ex, km)
         if run.died:
-            run.log_tail = _tail(box.sockets / "kernel.log")
+            run.log_tail = _tail(km.kernel_log)
+        _stop(ex, km)
     run.started, run.dropped, run.kernel_cpu = ex.started, ex.dropped, sandbox.cpu_seconds(box.slot)
     run.last = max(ex.started) if ex.started else -1
     if 0 <= run.last < len(nb.cells):
@@ -293,12 +293,15 @@ def _run(nb, box: sandbox.Sandbox, task: Task, hooks: Hooks) -> Run:
     return run
 
 
-def _tail(path: Path, size: int = 300) -> str:
+def _tail(log, size: int = 300) -> str:
+    """The end of the kernel's log, read through the grader's own file object (never by path)."""
+    if log is None:
+        return ""
     try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - size))
-            return f.read().decode("utf-8", "replace").strip()
-    except OSError:
+        log.flush()
+        log.seek(max(0, log.seek(0, 2) - size))
+        return log.read(size).decode("utf-8", "replace").strip()
+    except (OSError, ValueError):
         return ""
 
 
