@@ -379,19 +379,12 @@ class MemoryMeter:
     def peak(self) -> int | None:
         return self._read("memory.max_usage_in_bytes")
 
-    def file_cache(self) -> int | None:
-        """Page cache of files read (libraries imported), without tmpfs and shared memory (shmem)."""
-        try:
-            stat = dict(line.split() for line in (self.folder / "memory.stat").read_text().splitlines())
-            return int(stat["cache"]) - int(stat.get("shmem", 0))
-        except (OSError, ValueError, KeyError):
-            return None
-
     def limit_hits(self) -> int | None:
         return self._read("memory.failcnt")
 
-    def forget(self) -> None:
-        """Drop what the last notebook left charged (page cache) once its processes are gone."""
+    def drop_cache(self) -> None:
+        """Reclaim the slot's page cache (files read, libraries imported); without swap, what the
+        processes hold themselves (their arrays, tmpfs files, shared memory) stays and counts."""
         try:
             (self.folder / "memory.force_empty").write_text("0")
         except OSError:

@@ -180,14 +180,12 @@ class MemoryHooks(Hooks):
     """Measures the memory tests from outside the kernel (the slot's memory cgroup).
 
     Baseline: what the kernel holds after the restored setup cells, before any cell of the
-    student's. For each probe cell of a memory test: the peak while it runs. The extra memory
-    of a case is peak - baseline - its inputs' bytes - the page cache of files read between the
-    baseline and the cell (libraries imported in the student's cells; at most FILE_ALLOWANCE).
-    Whatever else the kernel holds at the call's peak counts, including memory set aside in
-    earlier cells, tmpfs files and shared memory; a cell in which the kernel reached its memory
-    limit is not measured (the peak is then the limit, and reclaimed cache could hide memory)."""
-
-    FILE_ALLOWANCE = 64 * 2**20
+    student's. For each probe cell of a memory test: the peak while it runs. Before either
+    reading, the slot's page cache is reclaimed (files read, libraries imported elsewhere), so
+    what counts is what the kernel holds itself; without swap that cannot be reclaimed. The extra
+    memory of a case is peak - baseline - its inputs' bytes: memory set aside in earlier cells,
+    tmpfs files and shared memory all count. A cell in which the kernel reached its memory limit
+    is not measured (the peak is then the limit)."""
 
     def __init__(self, nb, checks: spec.Spec, box: sandbox.Sandbox):
         self.meter = sandbox.MemoryMeter(box.slot) if not box.unsafe else None
@@ -197,8 +195,8 @@ class MemoryHooks(Hooks):
                                                       "peak_memory", None)}
         restored = [i for i, c in enumerate(nb.cells) if nbmod.is_restored(c) and not nbmod.is_test(c)]
         self.first = next((i for i in range(len(nb.cells)) if i not in restored), len(nb.cells))
-        self.baseline: tuple[int, int] | None = None        # (usage, file cache)
-        self.start: dict[int, tuple[int, int]] = {}          # cell -> (file cache, limit hits) at its start
+        self.baseline: int | None = None
+        self.hits: dict[int, int | None] = {}                # cell -> memory limit hits at its start
         self.extra_of: dict[tuple[str, int], float | None] = {}
 
     def _on(self) -> bool:
@@ -208,21 +206,21 @@ class MemoryHooks(Hooks):
         if not self._on():
             return
         if index >= self.first and self.baseline is None:
-            self.baseline = (self.meter.usage(), self.meter.file_cache())
+            self.meter.drop_cache()
+            self.baseline = self.meter.usage()
         if index in self.cells:
-            self.start[index] = (self.meter.file_cache(), self.meter.limit_hits())
+            self.meter.drop_cache()
+            self.hits[index] = self.meter.limit_hits()
             self.meter.reset_peak()
 
     def after(self, index: int) -> None:
         if not (self._on() and index in self.cells):
             return
-        peak, (cache, hits) = self.meter.peak(), self.start.get(index, (None, None))
-        if None in (peak, cache, hits, self.meter.limit_hits()) or self.baseline is None \
-                or None in self.baseline or self.meter.limit_hits() != hits:
+        peak, hits = self.meter.peak(), self.hits.get(index)
+        if None in (peak, hits, self.baseline) or self.meter.limit_hits() != hits:
             self.extra_of[self.cells[index]] = None
             return
-        imported = min(max(0, cache - self.baseline[1]), self.FILE_ALLOWANCE)
-        self.extra_of[self.cells[index]] = float(peak - self.baseline[0] - imported)
+        self.extra_of[self.cells[index]] = float(peak - self.baseline)
 
     def extra(self, grade_id: str, k: int, case: dict) -> float | None:
         """Bytes the kernel held beyond the baseline and the case's inputs at the peak (None: not measured)."""
@@ -231,7 +229,7 @@ class MemoryHooks(Hooks):
 
     def forget(self) -> None:
         if self.meter is not None:
-            self.meter.forget()
+            self.meter.drop_cache()
 
 
 @dataclass
