@@ -373,3 +373,24 @@ def test_a_zip_entry_is_data_whatever_it_claims(tmp_path):
     assert "symbolic link" in " ".join(found.notes["smithjane_1234"])
     assert list(found.copies["evil_9"]["subscripts"]) == ["subscripts.ipynb"]
     assert not (tmp_path.parent / "evil_9_9_subscripts.ipynb").exists()
+
+
+# ------------------------------------------------------------------------------- the gradebook
+def test_gradebook_retries_grader_failures_keeps_notes_and_seeds_per_submission(tmp_path):
+    from grading import gradebook
+    book = gradebook.Gradebook(tmp_path / "gradebook.sqlite")
+    secret = book.secret()
+    assert book.secret() == secret and (tmp_path / "gradebook.sqlite").stat().st_mode & 0o077 == 0
+    first, second = gradebook.sha256(b"first"), gradebook.sha256(b"second")
+    assert gradebook.seed(secret, "ada", "a", first) != gradebook.seed(secret, "ada", "a", second)
+    assert gradebook.seed(secret, "ada", "a") == gradebook.seed(secret, "ada", "a")   # --fresh-inputs per-student
+    q = [{"grade_id": "t", "points": 0.0, "max_points": 1.0, "status": "not run", "message": ""}]
+    book.record("ada", "a", "a.ipynb", first, 1, {"questions": q, "notes": [], "grader_error": True})
+    assert not book.done("ada", "a", "a.ipynb", first, 1)              # a grader failure is graded again
+    book.record("ada", "a", "a.ipynb", first, 1, {"questions": q, "notes": []})
+    assert book.done("ada", "a", "a.ipynb", first, 1) and not book.done("ada", "a", "a.ipynb", second, 2)
+    ada = students.make("ada", "the folder 'ada'")
+    book.add_students([ada], {"ada": ["ignored 'notes.pdf': not a notebook (.ipynb)"]})
+    book.add_students([ada], {})                                           # a later run without the file
+    assert book.notes() == {"ada": ["ignored 'notes.pdf': not a notebook (.ipynb)"]}
+    assert "seed" not in book.rows()[0]

@@ -64,7 +64,7 @@ def _lms(totals: dict, students: dict[str, dict], out: Path) -> None:
     for s in keys:
         person = students.get(s, {"name": s, "lms": {}, "origin": ""})
         canvas = person["lms"].get("canvas_user_id", "")
-        login = s if not person["lms"] else ""
+        login = person["name"] if not person["lms"] else ""     # a folder's name: nbgrader's student id
         lms.append([person["name"], canvas, "", login, ""] +
                    [_g(totals[(s, a)][0]) if (s, a) in totals else "" for a in assignments])
     _atomic_csv(out / "grades_lms.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] +
