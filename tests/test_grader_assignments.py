@@ -394,3 +394,17 @@ def test_gradebook_retries_grader_failures_keeps_notes_and_seeds_per_submission(
     book.add_students([ada], {})                                           # a later run without the file
     assert book.notes() == {"ada": ["ignored 'notes.pdf': not a notebook (.ipynb)"]}
     assert "seed" not in book.rows()[0]
+
+
+def test_a_zip_bomb_cannot_fill_the_graders_memory(tmp_path):
+    path = tmp_path / "canvas.zip"
+    zeros = b"\0" * (45 * 2**20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for k in range(7):                                     # 7 x 45 MB of copies: 315 MB
+            z.writestr(f"smithjane_1234_5678_subscripts-{k + 1}.ipynb", zeros)
+        z.writestr("smithjane_1234_5678_movie.mp4", zeros)     # not a notebook: never read
+    found = intake.collect(path, {"subscripts": ["subscripts.ipynb"]})
+    assert found.spent["smithjane_1234"] <= intake.MAX_STUDENT_BYTES
+    assert len(found.copies["smithjane_1234"]["subscripts"]["subscripts.ipynb"]) == 5
+    notes = found.notes["smithjane_1234"]
+    assert sum("MB submitted in all" in n for n in notes) == 2 and any("movie.mp4" in n for n in notes)

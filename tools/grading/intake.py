@@ -15,7 +15,9 @@ Students are keyed by students.py (any alphabet; a duplicate key stops the intak
 as root, so it reads a submission only as its submitter could: it never follows a symbolic link
 (anywhere below SUBMISSIONS), reads only regular files with a single hard link (a hard link to
 someone else's file is refused), at most 50 MB each, and opens zip entries as data (no paths are
-extracted). Everything refused is noted. The bytes read are handed on (nothing is read twice).
+extracted); only files named ``.ipynb`` are read at all, at most 256 MB per student (a zip bomb or a
+folder of huge copies cannot fill the grader's memory). Everything refused is noted. The bytes
+read are handed on (nothing is read twice).
 """
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|-\d+|[\s_]copy(\s*\d+)?)$", re.IGNORECASE
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_LATE)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_[a-z]+_?$")
 IGNORED = {"timestamp.txt", ".DS_Store", "Thumbs.db"}
-MAX_BYTES = 50 * 2**20
+MAX_BYTES = 50 * 2**20             # one file
+MAX_STUDENT_BYTES = 256 * 2**20    # everything one student submitted
 MAX_DEPTH = 6
 MAX_ENTRIES = 200_000
 
@@ -54,6 +57,7 @@ class Candidate:
 @dataclass
 class Intake:
     roster: Roster = field(default_factory=Roster)
+    spent: dict[str, int] = field(default_factory=dict)          # bytes read per student
     #: {student key: {assignment: {notebook name: [Candidate, ...]}}} before choosing
     copies: dict = field(default_factory=dict)
     #: {student key: [notes about files that are not graded]}; "_archives": notes on the zips
@@ -61,6 +65,18 @@ class Intake:
 
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)
+
+    def admit(self, key: str, name: str, size: int) -> bool:
+        """True when a file of ``size`` bytes named ``name`` may be read for this student (else noted)."""
+        if not name.endswith(".ipynb"):
+            self.note(key, f"ignored {name!r}: not a notebook (.ipynb)")
+            return False
+        if size > MAX_BYTES or self.spent.get(key, 0) + size > MAX_STUDENT_BYTES:
+            self.note(key, f"ignored {name!r}: larger than {MAX_BYTES // 2**20} MB, or more than "
+                           f"{MAX_STUDENT_BYTES // 2**20} MB submitted in all")
+            return False
+        self.spent[key] = self.spent.get(key, 0) + size
+        return True
 
     @property
     def students(self) -> dict[str, Student]:
@@ -172,6 +188,12 @@ def _from_folder(folder: Path, intake: Intake) -> list:
     student = intake.roster.add(make(folder.name, f"the folder {folder.name!r}"))
     out = []
     for rel, path in _walk(folder, intake, student.key):
+        try:
+            size = path.lstat().st_size
+        except OSError:
+            size = 0
+        if not intake.admit(student.key, rel, size):
+            continue
         data, mtime, why = read_file(path)
         if data is None:
             intake.note(student.key, f"ignored {rel!r}: {why}")
@@ -202,8 +224,10 @@ def _from_zip(path: Path, label: str, intake: Intake) -> list:
             if stat.S_ISLNK(info.external_attr >> 16):
                 intake.note(student.key, f"ignored {name!r} in {label}: a symbolic link")
                 continue
+            if not intake.admit(student.key, name, info.file_size):
+                continue
             with archive.open(info) as f:
-                content = f.read(MAX_BYTES + 1)
+                content = f.read(MAX_BYTES + 1)          # the declared size may lie
             if len(content) > MAX_BYTES:
                 intake.note(student.key, f"ignored {name!r} in {label}: larger than {MAX_BYTES // 2**20} MB")
                 continue
@@ -233,11 +257,7 @@ def _sort(raw: list, notebooks: dict[str, list[str]], intake: Intake) -> None:
     by_name = {nb: a for a, nbs in notebooks.items() for nb in nbs}
     for student, assignment, cand in raw:
         intake.copies.setdefault(student.key, {})
-        name = Path(cand.received).name
-        wanted = base_name(name)
-        if not name.endswith(".ipynb"):
-            intake.note(student.key, f"ignored {cand.received!r}: not a notebook (.ipynb)")
-            continue
+        wanted = base_name(Path(cand.received).name)
         if assignment not in notebooks:
             assignment = by_name.get(wanted)
         if assignment is None or wanted not in notebooks[assignment]:

@@ -139,6 +139,9 @@ def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]]) -> Non
     package.mkdir()
     for p in sorted(selfcheck.KERNEL.glob("*.py")):
         shutil.copyfile(p, package / p.name)
+    data = source / selfcheck.PACKAGE / "data.json"      # written by autograde / release
+    if data.is_file():
+        shutil.copyfile(data, package / data.name)
     for gid, cs in cases.items():
         for k, case in enumerate(cs):
             wire.save(case, work / CASES / gid / str(k))
