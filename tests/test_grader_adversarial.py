@@ -489,10 +489,12 @@ def test_fresh_inputs_seed_stays_in_the_instructors_gradebook(graded):
 
 
 def test_executed_copies_show_the_tests_in_words_not_probes_or_inputs(graded):
-    from backprop.seed import example
-    for path in (graded["out"] / "executed").rglob("*.ipynb"):
-        text = path.read_text()
-        assert "send_answers" not in text and "vnd.backprop.grading" not in text and '"b64":' not in text, path
+    for path in (graded["out"] / "executed").rglob("*.ipynb"):      # (a forger's own code may say anything)
+        nb = nbformat.read(path, as_version=4)
+        outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
+        assert "vnd.backprop.grading" not in outputs and '"b64"' not in outputs, path
+        tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert tests and not any("send_answers" in c.source or "grading_case" in c.metadata for c in tests), path
     nb = nbformat.read(graded["out"] / "executed" / "transposer" / "subscripts" / "subscripts.ipynb", as_version=4)
     cell = _cell(nb, "test_grad_W_values")
     assert cell.source.startswith("# G has the right values")
