@@ -139,7 +139,7 @@ def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]]) -> Non
     package.mkdir()
     for p in sorted(selfcheck.KERNEL.glob("*.py")):
         shutil.copyfile(p, package / p.name)
-    data = source / selfcheck.PACKAGE / "data.json"      # written by autograde / release
+    data = source / selfcheck.PACKAGE / "data.json"      # written by the release (check() is not graded)
     if data.is_file():
         shutil.copyfile(data, package / data.name)
     for gid, cs in cases.items():
