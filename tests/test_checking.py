@@ -99,10 +99,10 @@ def test_a_kink_of_max_is_inconclusive():
     assert check_gradient(f, A, np.array([[0.0, 5.0, 0.0]])).kind in ("wrong", "scaled")
 
 
-def saturated():
-    """A seed network with every |v| = 23: ||G|| ~ 3e-10, below what h = 1e-6 resolves."""
+def saturated(v=23.0):
+    """A seed network with every |pre-activation| = v: at 23, ||G|| ~ 1e-10, below what h = 1e-6 resolves."""
     _, x, y = seed.example()
-    v = 23.0 * np.sign(np.random.default_rng(0).standard_normal((5, 1)))
+    v = v * np.sign(np.random.default_rng(0).standard_normal((5, 1)))
     W = v @ x.T / float((x.T @ x)[0, 0])
     return W, (lambda W: seed.E(W, x, y)), differential.grad_W(W, x, y)
 
@@ -119,6 +119,67 @@ def test_a_gradient_below_resolution_is_never_judged_correct():
     assert check_gradient(E, W, 10 * G, h=1e-2).factor == pytest.approx(10, rel=1e-3)
     assert check_gradient(E, W, 0 * G, h=1e-2).kind == "wrong"
     assert check_gradient(E, W, G, h=1e-2, tol=1e-2).kind == "correct"
+
+
+@pytest.mark.parametrize("v", [24.0, 26.0, 30.0, 40.0])
+def test_a_saturated_network_never_calls_a_zero_or_negated_gradient_correct(v):
+    """Issue 21: at v ~ 24 and beyond, E(W +- h e_ij) are often the same float, so the differences
+    are exactly 0 -- as they are for a zero gradient. Zero used to agree with zero; now the entry
+    counts as unresolved, and a zero or negated gradient is inconclusive, never correct."""
+    W, E, G = saturated(v)
+    for cand in (0 * G, -G, G):
+        d = check_gradient(E, W, cand)
+        assert (d.kind, d.reason) == ("inconclusive", "resolution"), (v, d)
+        report = gradcheck(E, W, cand)
+        assert report.verdicts == {"W": "inconclusive"} and not report
+        assert "INCONCLUSIVE" in str(report)
+
+
+def test_a_saturated_network_is_judged_where_a_step_resolves_it():
+    """The honest twin: at v = 24 a step h = 1e-2 resolves the gradient; the right one is correct
+    there, zero and the negated one are named; mildly saturated (v = 4), the default step suffices."""
+    W, E, G = saturated(24.0)
+    assert check_gradient(E, W, G, h=1e-2, tol=1e-2).kind == "correct"
+    assert gradcheck(E, W, G, h=1e-2, tol=1e-2).ok
+    assert check_gradient(E, W, -G, h=1e-2, tol=1e-2).kind == "wrong_sign"
+    assert check_gradient(E, W, 0 * G, h=1e-2, tol=1e-2).kind == "wrong"
+    W, E, G = saturated(4.0)
+    assert check_gradient(E, W, G).kind == "correct" and gradcheck(E, W, G).ok
+    assert check_gradient(E, W, 0 * G).kind == "wrong"
+    assert gradcheck(E, W, 0 * G).verdicts == {"W": "mismatch"}
+
+
+def test_a_large_constant_part_of_E_never_makes_a_zero_gradient_correct():
+    """E + 1e12: every change of E by h G is below the rounding of 1e12 (1.2e-4), so every
+    difference is 0. A zero, negated or right gradient is inconclusive, and the reason says why."""
+    W, x, y = seed.example()
+    G = differential.grad_W(W, x, y)
+    E = lambda A: seed.E(A, x, y) + 1e12
+    for cand in (0 * G, -G, G):
+        d = check_gradient(E, W, cand)
+        assert (d.kind, d.reason) == ("inconclusive", "resolution") and "own rounding" in d.message
+        assert gradcheck(E, W, cand).verdicts == {"A": "inconclusive"}
+
+
+def test_a_moderate_constant_part_of_E_is_resolved_by_a_larger_step():
+    """The honest twin: E + 1e3 at h = 1e-4 is resolved: the right gradient is ok, the others named."""
+    W, x, y = seed.example()
+    G = differential.grad_W(W, x, y)
+    E = lambda A: seed.E(A, x, y) + 1e3
+    assert gradcheck(E, W, G, h=1e-4).ok and check_gradient(E, W, G, h=1e-4).kind == "correct"
+    assert check_gradient(E, W, -G, h=1e-4).kind == "wrong_sign"
+    assert check_gradient(E, W, 0 * G, h=1e-4).kind == "wrong"
+
+
+def test_an_unused_input_has_a_zero_gradient_that_is_correct():
+    """E does not depend on A at all (unchanged even at a far step): zero is correct, anything else
+    is not; and a dead ReLU unit's exact zeros beside resolved entries do not make a check inconclusive."""
+    A = np.random.default_rng(0).standard_normal((2, 3))
+    f = lambda M: 3.0
+    assert gradcheck(f, A, np.zeros_like(A)).ok
+    assert gradcheck(f, A, np.full(A.shape, 1e-3)).verdicts == {"M": "mismatch"}
+    E, W, G = relu_net(-0.5)                                # the first unit is dead: row 0 of G is 0
+    assert not np.any(G[0]) and gradcheck(E, W, G).ok
 
 
 def test_one_bad_entry_is_found_and_named():
@@ -197,3 +258,53 @@ def test_a_non_finite_gradient_is_a_mismatch_naming_the_entry():
     report = gradcheck(lambda W: seed.E(W, x, y), W, G)
     assert report.verdicts == {"W": "mismatch"} and report.comparisons["W"].worst == (3, 2)
     assert check_gradient(lambda W: seed.E(W, x, y), W, G).kind == "non_finite"
+
+
+def test_each_entry_gets_a_named_verdict():
+    """Comparison.status holds an EntryVerdict per entry: the doubled entry is a confirmed mismatch,
+    a ReLU kink within h is inconclusive there, and the rest of a right gradient agrees."""
+    from backprop.checking import EntryVerdict
+    W, x, y = seed.example()
+    E = lambda W: 1e4 * seed.E(W, x, y)
+    G = 1e4 * differential.grad_W(W, x, y)
+    bad = G.copy()
+    bad[1, 0] *= 2
+    c = compare(E, W, bad, tol=1e-2)
+    assert c.status[1, 0] == EntryVerdict.MISMATCH and c.worst == (1, 0)
+    assert np.all(np.delete(c.status.ravel(), 4) == EntryVerdict.AGREES)
+    E, W, G = relu_net()
+    c = compare(E, W, G)
+    assert c.status[c.worst] == EntryVerdict.INCONCLUSIVE_KINK and c.reason == "kink"
+    assert compare(E, W, -G).status[c.worst] == EntryVerdict.MISMATCH_AT_KINK
+    W, E, G = saturated(24.0)
+    assert np.all(compare(E, W, 0 * G).status == EntryVerdict.WITHIN_ROUNDOFF)
+
+
+def test_round_off_follows_the_terms_of_a_cancelling_sum():
+    """E = G : out sums terms of both signs: its rounding is eps sum|G * out|, not eps |E|.
+    layers.gradcheck says so (E.roundoff_scale), and a correct multi-head attention gradient is
+    no longer called a mismatch at the default step (it was, at Wq[4, 1], before the scale);
+    the honest twin: a gradient off by 1e-4 relative in one entry is still caught."""
+    from backprop import checking
+    from backprop.layers import gradcheck as layer_check, multihead_attention as mha
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((2, 5, 8))
+    Ws = [rng.standard_normal((8, 8)) / np.sqrt(8) for _ in range(4)]
+    report = layer_check(mha, X, *Ws, heads=2, causal=True, seed=6)
+    assert report.ok, str(report)
+
+    def wrong_backward(dout, cache):
+        dX, dWq, *rest = mha.backward(dout, cache)
+        dWq = dWq.copy()
+        dWq[4, 1] *= 1 + 1e-4
+        return (dX, dWq, *rest)
+
+    bad = layer_check(mha, X, *Ws, heads=2, causal=True, seed=6, backward=wrong_backward)
+    assert not bad.ok and bad.verdicts["Wq"] == "mismatch", str(bad)
+
+    def E(A):
+        return float(np.sum(A))
+
+    E.roundoff_scale = 1e6
+    assert checking.roundoff_scale(E) == 1e6 and checking.roundoff_scale(lambda A: 0.0) == 0.0

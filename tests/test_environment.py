@@ -1,4 +1,5 @@
-"""environment.yml (Binder/conda) and pyproject.toml must list the same requirements."""
+"""environment.yml (Binder/conda) is the learner's install: pyproject.toml's `notebooks` extra (with
+the `chapters` ranges it pulls in, which its pins tighten), the same names and versions."""
 import re
 import tomllib
 from pathlib import Path
@@ -18,10 +19,11 @@ def _norm(req: str) -> tuple[str, str]:
 
 
 def pyproject_requirements() -> set:
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    extras = data["project"]["optional-dependencies"]
-    reqs = [r for group in ("book", "test", "instructor") for r in extras[group]]
-    return {_norm(r) for r in reqs}
+    """The notebooks extra; a name it pins replaces that name's range from the chapters extra."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    reqs = dict(_norm(r) for r in extras["chapters"])
+    reqs.update(_norm(r) for r in extras["notebooks"] if not r.startswith("backprop-three-ways"))
+    return set(reqs.items())
 
 
 def environment_requirements() -> set:

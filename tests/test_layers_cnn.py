@@ -1,9 +1,10 @@
-"""backprop.layers.cnn: the small CNN's gradients (central differences, PyTorch) and its
+"""backprop.layers.cnn: the small CNN's gradients (central differences, JAX) and its
 training on the 8x8 digits."""
 import numpy as np
 import pytest
 
 import backprop
+import jax_reference as jr
 from backprop.layers.cnn import CNN_DIGITS_SETTINGS, SmallCNN, as_images, sgd
 from backprop.train import load_digits_split
 
@@ -51,19 +52,39 @@ def test_training_on_the_digits_reaches_97_percent_held_out():
     assert history.val_accuracy[-1] == net.accuracy(as_images(X_te), l_te) >= 0.97
 
 
-def test_matches_the_same_network_in_pytorch():
-    torch = pytest.importorskip("torch")
-    F = torch.nn.functional
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(learning_rate=0.0), ValueError, "learning_rate"),
+    (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
+    (dict(momentum=1.0), ValueError, "momentum"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(epochs=1.5), ValueError, "epochs"),
+    (dict(validation=(np.zeros((2, 1, 8, 8)),)), ValueError, "validation must be a pair"),
+    (dict(validation=(np.zeros((2, 1, 8, 8)), np.array([0]))), ValueError, "2 images but labels has 1"),
+])
+def test_sgd_has_the_guards_of_the_training_loop(kw, err, match):
+    X, labels = batch(6)
+    args = dict(learning_rate=0.05, batch_size=4, epochs=1, momentum=0.9)
+    with pytest.raises(err, match=match):
+        sgd(SmallCNN(filters=2), X, labels, **{**args, **kw})
+
+
+def test_sgd_stops_at_a_loss_that_is_not_finite():
+    """The CNN's loss stays finite even at absurd learning rates (its logits are piecewise linear in
+    the parameters and log_softmax is stable), so a NaN loss is injected to reach the guard."""
+    net, (X, labels) = SmallCNN(filters=2), batch(8)
+    gradients = net.loss_and_gradients
+    net.loss_and_gradients = lambda X_b, l_b: (float("nan"), gradients(X_b, l_b)[1])
+    with pytest.raises(FloatingPointError, match="the loss became nan in epoch 1"):
+        sgd(net, X, labels, learning_rate=0.05, batch_size=4, epochs=3)
+
+
+def test_matches_the_same_network_in_jax():
     net = SmallCNN(filters=4, seed=3)
     net.params["b"] = np.linspace(-0.1, 0.1, 4)
     X, labels = batch(7, seed=4)
     E, G = net.loss_and_gradients(X, labels)
-    t = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
-    A = F.conv2d(torch.tensor(X), t["K"], t["b"], padding=1)
-    Z = F.max_pool2d(F.relu(A), 2, 2).reshape(7, -1)                   # (B, 16 F), rows
-    V = Z @ t["W"].T + t["c"].T                                       # (B, 10)
-    t_E = F.cross_entropy(V, torch.tensor(labels))
-    t_E.backward()
-    assert E == pytest.approx(t_E.item(), rel=1e-12)
+    E_ref, G_ref = jr.value_and_grad(jr.small_cnn_loss, net.params, X, labels)
+    assert E == pytest.approx(E_ref, rel=1e-12)
     for k in G:
-        np.testing.assert_allclose(G[k], t[k].grad.numpy(), rtol=1e-10, atol=1e-13)
+        assert G[k].shape == net.params[k].shape, k
+        np.testing.assert_allclose(G[k], G_ref[k], rtol=1e-10, atol=1e-13, err_msg=k)

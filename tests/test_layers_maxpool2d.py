@@ -1,8 +1,9 @@
-"""backprop.layers.maxpool2d: overlapping windows, ties (first maximum, as PyTorch),
-central differences with random upstream gradients, PyTorch's forward and backward."""
+"""backprop.layers.maxpool2d: overlapping windows, ties (first maximum, as PyTorch and JAX),
+central differences with random upstream gradients, JAX's forward and backward (lax.reduce_window)."""
 import numpy as np
 import pytest
 
+import jax_reference as jr
 from backprop.layers import gradcheck, maxpool2d
 
 # (H, W, size, stride): stride < size overlaps
@@ -92,15 +93,14 @@ def test_float32_stays_float32():
 
 @pytest.mark.parametrize("H, W, size, stride", CASES)
 @pytest.mark.parametrize("ties", [False, True])
-def test_matches_pytorch_forward_and_backward(H, W, size, stride, ties):
-    torch = pytest.importorskip("torch")
+def test_matches_jax_forward_and_backward(H, W, size, stride, ties):
+    """With ties too: JAX's gradient of lax.reduce_window(max) on the CPU also sends each window's
+    whole upstream gradient to its first maximum in row-major order."""
     rng = np.random.default_rng(5)
     X = rng.integers(0, 3, size=(2, 3, H, W)).astype(float) if ties else distinct(2, 3, H, W)
     out, cache = maxpool2d.forward(X, size, stride)
     G = rng.standard_normal(out.shape)
     (dX,) = maxpool2d.backward(G, cache)
-    tX = torch.tensor(X, requires_grad=True)
-    t_out = torch.nn.functional.max_pool2d(tX, size, stride)
-    t_out.backward(torch.tensor(G))
-    np.testing.assert_array_equal(out, t_out.detach().numpy())
-    np.testing.assert_allclose(dX, tX.grad.numpy(), rtol=1e-12, atol=1e-12)
+    ref_out, (ref_dX,) = jr.vjp(jr.maxpool2d, (X,), G, size=size, stride=stride)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_allclose(dX, ref_dX, rtol=1e-12, atol=1e-12)

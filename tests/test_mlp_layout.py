@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import jax_reference as jr
 from backprop import MLP
 
 SIZES = [4, 6, 5, 3]
@@ -166,34 +167,23 @@ def test_bad_shapes_name_the_layout_and_the_shapes():
         rows.gradients(X, Y, column_bias)
 
 
+@pytest.mark.parametrize("layout", ["batch_first", "column"])
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("hidden, output, loss", CASES)
-def test_batch_first_matches_torch_linear_stack(hidden, output, loss):
-    torch = pytest.importorskip("torch")
-    net = _with_random_biases(MLP(SIZES, hidden, output, loss, layout="batch_first"))
+def test_matches_a_jax_network(hidden, output, loss, bias, layout):
+    """JAX's autodiff through a jax.numpy network of that layout (V = X W^T + b in batch-first,
+    as torch.nn.Linear; V = W X + b in columns)."""
+    net = MLP(SIZES, hidden, output, loss, bias=bias, layout=layout)
+    if bias:
+        net = _with_random_biases(net)
     X, Y = _data(onehot=loss == "cross_entropy")
-    layers = []
-    for l in range(1, len(SIZES)):
-        lin = torch.nn.Linear(SIZES[l - 1], SIZES[l], dtype=torch.float64)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(net.params[f"W{l}"]))
-            lin.bias.copy_(torch.from_numpy(net.params[f"b{l}"]))
-        layers.append(lin)
-        if l < len(SIZES) - 1:
-            layers.append({"sigmoid": torch.nn.Sigmoid(), "tanh": torch.nn.Tanh(),
-                           "relu": torch.nn.ReLU()}[hidden])
-    model = torch.nn.Sequential(*layers)
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-    V = model(Xt)                                                  # (B, nL)
-    if loss == "cross_entropy":
-        E_t = torch.nn.functional.cross_entropy(V, Yt.argmax(dim=1))
-    else:
-        E_t = 0.5 * ((torch.sigmoid(V) - Yt) ** 2).sum() / X.shape[0]
-    E_t.backward()
+    if layout == "column":
+        X, Y = X.T, Y.T
     E, grads = net.loss_and_gradients(X, Y)
-    assert np.isclose(E, E_t.item(), rtol=1e-12, atol=0)
-    for l in range(1, len(SIZES)):
-        lin = layers[2 * (l - 1)]
-        np.testing.assert_allclose(grads[f"W{l}"], lin.weight.grad.numpy(),
-                                   rtol=1e-10, atol=1e-14)
-        np.testing.assert_allclose(grads[f"b{l}"], lin.bias.grad.numpy(),
-                                   rtol=1e-10, atol=1e-14)
+    E_ref, grads_ref = jr.value_and_grad(jr.mlp_loss, net.params, X, Y, hidden=hidden,
+                                         output=output, loss=loss, layout=layout)
+    assert np.isclose(E, E_ref, rtol=1e-12, atol=0)
+    assert sorted(grads) == sorted(grads_ref) == sorted(net.params)
+    for k, G in grads_ref.items():
+        assert grads[k].shape == net.params[k].shape == G.shape, k
+        np.testing.assert_allclose(grads[k], G, rtol=1e-10, atol=1e-14, err_msg=k)

@@ -209,14 +209,19 @@ def test_whole_book_pdf_and_notebook_zip_are_linked_from_the_first_page(site):
         assert target.is_file() and target.stat().st_size > 10_000, target
 
 
-def test_notebook_zip_holds_every_chapter_with_its_install_cell(site):
+def test_notebook_zip_holds_every_chapter_with_its_install_cell_and_the_wheel(site):
+    """Every chapter as stored, and the package's wheel that their install cell takes from beside
+    them (tests/test_learner.py installs from it offline)."""
     import zipfile
 
     zips = list(site.glob("*.zip"))
     assert len(zips) == 1
     with zipfile.ZipFile(zips[0]) as z:
-        names = sorted(z.namelist())
+        names = sorted(n for n in z.namelist() if n.endswith(".ipynb"))
+        wheels = [n for n in z.namelist() if n.endswith(".whl")]
         assert names == sorted(p.name for p in (ROOT / "book").glob("*.ipynb")), names
+        assert len(wheels) == 1 and wheels[0].startswith("backprop_three_ways-"), z.namelist()
+        assert len(z.namelist()) == len(names) + 1
         for name in names:
             assert nbformat.reads(z.read(name).decode(), as_version=4).cells == \
                 nbformat.read(ROOT / "book" / name, as_version=4).cells

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import backprop
-from backprop.train import DIGITS_SETTINGS, History, accuracy, one_hot, sgd
+from backprop.train import DIGITS_SETTINGS, History, accuracy, momentum_sgd, one_hot, sgd
 
 
 def blobs(B=120, seed=0):
@@ -133,7 +133,7 @@ def test_sgd_rejects_bad_shapes_and_labels():
         sgd(n, X.astype(int), one_hot(labels, 3), learning_rate=0.1, batch_size=4, epochs=1)
     with pytest.raises(ValueError, match="labels_val must lie in 0..2"):
         train(n, X, labels, validation=(X, labels + 1))
-    with pytest.raises(ValueError, match="X_val has 10 columns but labels_val has 9"):
+    with pytest.raises(ValueError, match=r"X_val has 10 columns \(examples\) but labels_val has 9 entries"):
         train(n, X, labels, validation=(X, labels[:9]))
 
 
@@ -141,6 +141,54 @@ def test_divergence_is_reported():
     X, labels = blobs()
     with pytest.raises(FloatingPointError, match="too large"), np.errstate(over="ignore", invalid="ignore"):
         train(net(), 1e3 * X, labels, learning_rate=1e6, momentum=0.0)
+
+
+def test_batch_first_layout_trains_like_the_column_layout_on_transposed_data():
+    """sgd takes minibatches in the net's layout: rows of X (B, n0) and Y (B, nL) in 'batch_first'."""
+    X, labels = blobs()
+    cols = net()
+    rows = backprop.MLP([2, 8, 3], hidden="relu", output="softmax", loss="cross_entropy", layout="batch_first")
+    h_c = train(cols, X, labels, epochs=5, validation=(X, labels))
+    h_r = sgd(rows, X.T.copy(), one_hot(labels, 3).T.copy(), learning_rate=0.1, batch_size=16, epochs=5,
+              momentum=0.9, seed=0, validation=(X.T.copy(), labels))
+    np.testing.assert_allclose(h_r.loss, h_c.loss, rtol=1e-12)
+    assert h_r.val_accuracy == h_c.val_accuracy and accuracy(rows, X.T, labels) == accuracy(cols, X, labels)
+    for k, P in cols.params.items():
+        np.testing.assert_allclose(rows.params[k], P.reshape(rows.params[k].shape), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match=r"X_val has 120 rows \(examples\) but labels_val has 9 entries"):
+        sgd(rows, X.T, one_hot(labels, 3).T, learning_rate=0.1, batch_size=16, epochs=1,
+            validation=(X.T, labels[:9]))
+
+
+class LeastSquares:
+    """A model that is not an MLP: E = 1/(2B) ||w^T X - t||^2 with X (n, B), t (B,); the protocol
+    of momentum_sgd (params, examples, batch, loss_and_gradients) in a few lines."""
+
+    def __init__(self, n):
+        self.params = {"w": np.zeros(n)}
+
+    def examples(self, X, t):
+        return X, t, X.shape[1]
+
+    def batch(self, X, t, index):
+        return X[:, index], t[index]
+
+    def loss_and_gradients(self, X, t):
+        r = self.params["w"] @ X - t
+        return 0.5 * np.mean(r * r), {"w": X @ r / t.size}
+
+
+def test_momentum_sgd_trains_any_model_with_the_protocol():
+    rng = np.random.default_rng(0)
+    X, w_true = rng.standard_normal((3, 200)), np.array([1.0, -2.0, 0.5])
+    model = LeastSquares(3)
+    h = momentum_sgd(model, X, w_true @ X, learning_rate=0.1, batch_size=20, epochs=30, momentum=0.5)
+    assert h.loss[-1] < 1e-12 * h.loss[0] and h.val_accuracy == []
+    np.testing.assert_allclose(model.params["w"], w_true, rtol=1e-6)
+    with pytest.raises(ValueError, match="momentum"):
+        momentum_sgd(model, X, w_true @ X, learning_rate=0.1, batch_size=20, epochs=1, momentum=1.5)
+    with pytest.raises(FloatingPointError, match="too large"), np.errstate(over="ignore", invalid="ignore"):
+        momentum_sgd(LeastSquares(3), X, w_true @ X, learning_rate=1e3, batch_size=200, epochs=200)
 
 
 # -- accuracy -------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ const path = require("path");
 const MathJax = require("mathjax4"); // npm alias of mathjax@4 (dev.py NPM_PACKAGES)
 
 const site = path.resolve(process.argv[2] || "_build/html");
-const MATH = /<(span|div) class="math notranslate nohighlight"((?: id="[^"]*")?)>([^<]*)<\/\1>/g;
+// A labelled display equation (`$$ ... $$ (label)`, tools/equations.py) starts with its number,
+// <span class="eqno">(4.3)<a class="headerlink" ...>#</a></span>, which is kept as it is.
+const MATH = /<(span|div) class="math notranslate nohighlight"((?: id="[^"]*")?)>(\s*<span class="eqno">[^<]*<a [^>]*>[^<]*<\/a><\/span>)?([^<]*)<\/\1>/g;
 const MATHJAX_SCRIPTS = [
   /<script>window\.MathJax = [^<]*<\/script>\s*/g,
   /<script[^>]*src="[^"]*mathjax\/tex-mml-chtml\.js[^"]*"[^>]*><\/script>\s*/g,
@@ -112,7 +114,7 @@ async function main() {
     MJ.startup.output.fontCache.clearCache();     // this page's glyphs only
     MJ.startup.document.reset();
     const rendered = [];
-    for (const [, kind, id, raw] of found) {
+    for (const [, kind, id, eqno, raw] of found) {
       const tex = texOf(kind, raw);
       const display = kind === "div";
       const node = await MJ.tex2svgPromise(display ? "\\displaystyle " + tex : tex, { display: false });
@@ -127,7 +129,7 @@ async function main() {
           .replace('<mjx-assistive-mml unselectable="on" display="inline">', '<mjx-assistive-mml unselectable="on" display="block">')
           .replace('<math xmlns="http://www.w3.org/1998/Math/MathML"', '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"');
       }
-      rendered.push(`<${kind} class="math notranslate nohighlight"${id}>${out}</${kind}>`);
+      rendered.push(`<${kind} class="math notranslate nohighlight"${id}>${eqno || ""}${out}</${kind}>`);
     }
     let i = 0;
     let page = html.replace(MATH, () => rendered[i++]);

@@ -6,10 +6,12 @@
 book/run_it_yourself.md to the same repository)
 
 A notebook downloaded from the site or opened in Colab runs outside this repository, where the
-package `backprop` is not installed. Its first cell therefore installs the package from the
-repository named by `repository.url` in _config.yml, and only when `import backprop` would
-fail; where the package is installed (this repository, Binder, nbval) it does nothing and prints
-nothing. The cell is tagged `remove-cell`, so the website does not show it, and
+package `backprop` is not installed. Its first cell therefore installs the package (the
+distribution `backprop-three-ways`), only when `import backprop` fails: from the wheel that the
+notebooks zip carries beside the notebooks (tools/notebooks_zip.py), else from the repository
+named by `repository.url` in _config.yml. It checks `backprop.__course__`, so that PyPI's
+unrelated `backprop` is refused with a message instead of being taken for this package. Where
+the package is installed (this repository, Binder, nbval) it does nothing and prints nothing. The cell is tagged `remove-cell`, so the website does not show it, and
 `install-backprop`, by which this tool finds it again. Re-run the tool after changing
 `repository.url` (tests/test_notebook_layout.py fails while any notebook is out of sync).
 """
@@ -35,16 +37,39 @@ def repository_url(config_path: Path = ROOT / "_config.yml") -> str:
 
 
 def install_source(url: str) -> str:
-    """The cell's code: pip-installs git+URL when the package cannot be imported."""
+    """The cell's code: installs the package (with the chapters' other needs, as ranges, so that
+    Colab keeps its own numpy) from a wheel beside the notebook (the notebooks zip carries one)
+    or else from git+URL, when `import backprop` fails; refuses PyPI's unrelated `backprop`."""
     return (
-        "# Installs this book's package `backprop` where it is missing (Colab, a fresh\n"
-        "# Jupyter); does nothing where it is installed.\n"
-        "import importlib.util, subprocess, sys\n"
+        "# Installs this book's package `backprop` where it is missing (Colab, a\n"
+        "# downloaded notebook): from the wheel beside this notebook if there is one,\n"
+        "# else from the book's repository. Does nothing where it is installed.\n"
+        "import glob, importlib, pathlib, subprocess, sys\n"
         "\n"
-        f'package = "git+{url}"\n'
-        'if importlib.util.find_spec("backprop") is None:\n'
+        f'REPO = "git+{url}"\n'
+        "\n"
+        "\n"
+        "def course_package_installed():\n"
+        "    try:\n"
+        "        import backprop\n"
+        "    except ImportError:\n"
+        "        return False\n"
+        '    if getattr(backprop, "__course__", None) != "backprop-three-ways":\n'
+        "        raise ImportError(\n"
+        '            "`import backprop` finds another package (PyPI\'s backprop?), not "\n'
+        '            "this book\'s: pip uninstall backprop, then restart the kernel"\n'
+        "        )\n"
+        "    return True\n"
+        "\n"
+        "\n"
+        "if not course_package_installed():\n"
+        '    wheels = sorted(glob.glob("backprop_three_ways-*.whl"))\n'
+        "    where = pathlib.Path(wheels[-1]).resolve().as_uri() if wheels else REPO\n"
+        '    package = f"backprop-three-ways[chapters] @ {where}"\n'
         '    pip = [sys.executable, "-m", "pip", "install", "-q"]\n'
-        "    subprocess.check_call([*pip, package])"
+        "    subprocess.check_call([*pip, package])\n"
+        "    importlib.invalidate_caches()\n"
+        "    assert course_package_installed()"
     )
 
 

@@ -26,3 +26,6 @@ __all__ = [
 ]
 __all__.append("layers")
 __version__ = "0.1.0"
+# Tells this course's package from PyPI's unrelated `backprop` (same import name): the install
+# cell of every chapter checks it.
+__course__ = "backprop-three-ways"

@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numpy.ma import MaskedArray
 
-__all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_activation_input",
-           "refuse_masked", "check_same_shape"]
+__all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_entry", "as_positive_int",
+           "as_labels", "as_pair", "as_activation_input", "refuse_masked", "check_same_shape"]
 
 
 def refuse_masked(a, name: str) -> None:
@@ -92,17 +92,63 @@ def as_strict_column(x, name: str, length: int | None = None) -> np.ndarray:
     return arr
 
 
+def _check_integer(i, name: str) -> None:
+    """Raise ``TypeError`` unless ``i`` is an integer (a Python or numpy int, not a bool)."""
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+        raise TypeError(f"index {name} must be an integer, got {i!r} ({type(i).__name__})")
+
+
 def as_index(i, name: str, size: int) -> int:
     """Return ``i`` as an int if it is an integer (not bool) with 0 <= i < size; else raise.
 
     ``TypeError`` for 1.5, "1", True; ``IndexError`` for an integer out of range. Negative indices
     are refused too (a subscript of the maths runs from 0 to size - 1 here).
     """
-    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-        raise TypeError(f"index {name} must be an integer, got {i!r} ({type(i).__name__})")
+    _check_integer(i, name)
     if not 0 <= i < size:
         raise IndexError(f"index {name} = {i} is out of range: it must satisfy 0 <= {name} < {size}")
     return int(i)
+
+
+def as_entry(i, j, shape: tuple, name: str = "W") -> tuple[int, int]:
+    """(i, j) as ints for an entry of the matrix ``name`` of ``shape`` (m, n): ``TypeError`` unless both
+    are integers (not bools), ``IndexError`` naming the pair and the shape unless 0 <= i < m, 0 <= j < n."""
+    _check_integer(i, "i")
+    _check_integer(j, "j")
+    if not (0 <= i < shape[0] and 0 <= j < shape[1]):
+        raise IndexError(f"(i, j) = ({i}, {j}) is outside {name} of shape {tuple(shape)}")
+    return int(i), int(j)
+
+
+def as_positive_int(value, name: str) -> int:
+    """``value`` as an int if it is an integer > 0 (a Python or numpy int, not a bool); else ``ValueError``
+    naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_labels(labels, k: int, name: str = "labels") -> np.ndarray:
+    """Class labels: a non-empty 1-D integer array (B,) with entries in 0..k-1, or raise.
+
+    ``TypeError`` for non-integer dtypes and masked arrays, ``ValueError`` for shapes and values."""
+    refuse_masked(labels, name)
+    arr = np.asarray(labels)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers 0..{k - 1}, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of shape (B,), got shape {arr.shape}")
+    if arr.min() < 0 or arr.max() >= k:
+        raise ValueError(f"{name} must lie in 0..{k - 1} (k = {k} classes), got values "
+                         f"from {arr.min()} to {arr.max()}")
+    return arr
+
+
+def as_pair(value, name: str, what: str) -> tuple:
+    """``value`` if it is a tuple of two items, else ``ValueError`` saying it must be the pair ``what``."""
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise ValueError(f"{name} must be a pair {what}")
+    return value
 
 
 def as_activation_input(v, name: str = "v") -> np.ndarray:

@@ -41,14 +41,13 @@ def sigmoid(v: np.ndarray) -> np.ndarray:
 def sigmoid_prime(v: np.ndarray) -> np.ndarray:
     """sigma'(v) = sigma(v) sigma(-v) = z / (1 + z)^2 with z = exp(-|v|), accurate for every v.
 
-    Mathematically this is s - s*s, but in floating point s - s*s cancels: for v > 0 the
-    factor 1 - s is computed from s ~ 1 and loses all relative accuracy (it is exactly 0 for
-    v >~ 37 in float64, v >~ 17 in float32). z / (1 + z)^2 has no subtraction at all.
+    Mathematically this is s - s**2 (as the three approach modules write it), but in floating
+    point s - s**2 cancels: for v > 0 the factor 1 - s is computed from s ~ 1 and loses all
+    relative accuracy (it is exactly 0 for v >~ 37 in float64, v >~ 17 in float32).
+    z / (1 + z)^2 has no subtraction at all.
     """
-    v = as_activation_input(v)
-    z = np.exp(-np.abs(v))
-    one_z = 1.0 + z
-    return (z / (one_z * one_z)).astype(v.dtype, copy=False)
+    d = _bell(as_activation_input(v), 1.0)
+    return d if d.ndim else d[()]                 # a scalar v gives a numpy scalar, as np.exp does
 
 
 def tanh(v: np.ndarray) -> np.ndarray:

@@ -8,13 +8,18 @@ so G = dE/dW = (S - S^2)(s - y) x^T, where A : B = tr(A^T B) is the Frobenius pr
 The building blocks :func:`dv`, :func:`ds` and :func:`dE_from_ds` are the three rules above,
 one per line of the derivation; :func:`remainder` is E(W + dW) - E(W) - G : dW, which is
 O(||dW||^2) exactly when G is the gradient.
+
+As in all three approach modules: inputs are checked where they enter (:func:`backprop.seed.forward`
+and ``backprop._checks``), sigma'(v) is written s - s**2 as in the derivation (it cancels for large
+v; :func:`backprop.activations.sigmoid_prime` is the stable form), and every G is returned by
+:func:`backprop.seed.shape_like_W`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._checks import as_column, as_float_array, check_same_shape, refuse_masked
-from .seed import forward, _shape_like_W
+from .seed import forward, shape_like_W
 
 __all__ = ["frobenius", "dv", "ds", "dE_from_ds", "dE", "remainder", "grad_W", "grad_W_hadamard"]
 
@@ -26,8 +31,7 @@ def frobenius(A: np.ndarray, B: np.ndarray) -> float:
     A, B = np.asarray(A), np.asarray(B)
     if A.dtype.kind not in "biuf" or B.dtype.kind not in "biuf":
         raise TypeError(f"A : B needs real arrays, got dtypes {A.dtype} and {B.dtype}")
-    if A.shape != B.shape:
-        raise ValueError(f"A : B needs equal shapes, got {A.shape} and {B.shape}")
+    check_same_shape(A, B, "A", "B")
     return float(np.sum(A * B))
 
 
@@ -39,10 +43,10 @@ def dv(x: np.ndarray, dW: np.ndarray) -> np.ndarray:
 
 
 def ds(s: np.ndarray, dv: np.ndarray) -> np.ndarray:
-    """ds = (S - S^2) dv = (s - s*s) * dv for s = sigma(v): s and dv columns (m, 1); returns (m, 1)."""
+    """ds = (S - S^2) dv = (s - s**2) * dv for s = sigma(v): s and dv columns (m, 1); returns (m, 1)."""
     s, dv = as_float_array(s, "s", ndim=2), as_float_array(dv, "dv", ndim=2)
     check_same_shape(s, dv, "s", "dv")
-    return (s - s * s) * dv
+    return (s - s ** 2) * dv
 
 
 def dE_from_ds(s: np.ndarray, y: np.ndarray, ds: np.ndarray) -> float:
@@ -73,12 +77,12 @@ def grad_W(W, x, y) -> np.ndarray:
     """G = (S - S^2)(s - y) x^T with S = Diag(s); shape (m, n) like W."""
     f = forward(W, x, y)
     S = np.diag(f.s[:, 0])
-    G = (S - S @ S) @ (f.s - f.y) @ f.x.T
-    return _shape_like_W(G, W)
+    G = (S - S @ S) @ (f.s - f.y) @ f.x.T          # S - S^2 = Diag(s - s**2): the m x m form of sigma'(v)
+    return shape_like_W(G, W)
 
 
 def grad_W_hadamard(W, x, y) -> np.ndarray:
-    """The same G without forming S: ((s - s*s) * (s - y)) x^T, O(mn) work."""
+    """The same G without forming S: ((s - s**2) * (s - y)) x^T, O(mn) work."""
     f = forward(W, x, y)
-    G = ((f.s - f.s * f.s) * (f.s - f.y)) @ f.x.T
-    return _shape_like_W(G, W)
+    G = ((f.s - f.s ** 2) * (f.s - f.y)) @ f.x.T
+    return shape_like_W(G, W)

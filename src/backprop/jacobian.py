@@ -6,13 +6,18 @@ row (1, m). For a matrix input the Jacobian keeps one axis per index:
 dv/dW has shape (m, m, n) with entry [k, i, j] = dv_k/dw_ij = delta_ki x_j.
 
     dE/dW[i, j] = sum_k sum_l  dE/ds[0, l] * ds/dv[l, k] * dv/dW[k, i, j]
+
+As in all three approach modules: inputs are checked where they enter (:func:`backprop.seed.forward`
+and ``backprop._checks``), sigma'(v) is written s - s**2 as in the derivation (it cancels for large
+v; :func:`backprop.activations.sigmoid_prime` is the stable form), and every G is returned by
+:func:`backprop.seed.shape_like_W`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_strict_column, check_same_shape
-from .seed import forward, _shape_like_W
+from ._checks import as_float_array, as_positive_int, as_strict_column, check_same_shape
+from .seed import forward, shape_like_W
 
 __all__ = ["dE_ds", "ds_dv", "dv_dW", "unfold", "dv_dvecW", "vec", "grad_W", "grad_W_vec",
            "grad_W_denominator"]
@@ -26,16 +31,16 @@ def dE_ds(s: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def ds_dv(s: np.ndarray) -> np.ndarray:
-    """(m, m) Jacobian of s = sigma(v): Diag(s - s*s), diagonal because s_k depends on v_k only.
+    """(m, m) Jacobian of s = sigma(v): Diag(s - s**2), diagonal because s_k depends on v_k only.
 
     s: column (m, 1) (rows and 1-D vectors are refused)."""
     s = as_strict_column(s, "s")
-    return np.diag((s - s * s)[:, 0])
+    return np.diag((s - s ** 2)[:, 0])
 
 
 def dv_dW(x: np.ndarray, m: int) -> np.ndarray:
     """The 3-D Jacobian of v = W x: shape (m, m, n), entry [k, i, j] = delta_ki x_j; x column (n, 1)."""
-    x, m = as_strict_column(x, "x"), _positive_int(m, "m")
+    x, m = as_strict_column(x, "x"), as_positive_int(m, "m")
     n = x.shape[0]
     T = np.zeros((m, m, n), dtype=x.dtype)
     for k in range(m):
@@ -67,14 +72,8 @@ def dv_dvecW(x: np.ndarray, m: int) -> np.ndarray:
     """(m, m*n) Jacobian of v with respect to vec(W): x^T kron I_m (since vec(W x) = (x^T kron I) vec(W)).
 
     x: column (n, 1); m: positive int."""
-    x, m = as_strict_column(x, "x"), _positive_int(m, "m")
+    x, m = as_strict_column(x, "x"), as_positive_int(m, "m")
     return np.kron(x.T, np.eye(m))
-
-
-def _positive_int(m, name: str) -> int:
-    if isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"{name} must be a positive integer (the number of outputs), got {m!r}")
-    return int(m)
 
 
 def grad_W(W, x, y) -> np.ndarray:
@@ -83,7 +82,7 @@ def grad_W(W, x, y) -> np.ndarray:
     m = f.s.shape[0]
     dE_dv = dE_ds(f.s, f.y) @ ds_dv(f.s)                   # (1, m)
     G = np.tensordot(dE_dv[0], dv_dW(f.x, m), axes=(0, 0))  # sum over k -> (m, n)
-    return _shape_like_W(G, W)
+    return shape_like_W(G, W)
 
 
 def grad_W_vec(W, x, y) -> np.ndarray:
@@ -91,7 +90,7 @@ def grad_W_vec(W, x, y) -> np.ndarray:
     f = forward(W, x, y)
     m, n = f.s.shape[0], f.x.shape[0]
     row = dE_ds(f.s, f.y) @ ds_dv(f.s) @ dv_dvecW(f.x, m)  # (1, m*n)
-    return _shape_like_W(row.reshape(m, n, order="F"), W)
+    return shape_like_W(row.reshape(m, n, order="F"), W)
 
 
 def grad_W_denominator(W, x, y) -> np.ndarray:
@@ -106,4 +105,4 @@ def grad_W_denominator(W, x, y) -> np.ndarray:
     dE_dv_col = ds_dv(f.s).T @ dE_ds_col                    # (m, 1): the order is reversed
     T_den = dv_dW(f.x, m).transpose(1, 2, 0)                # (m, n, m): [i, j, k]
     G = np.tensordot(T_den, dE_dv_col[:, 0], axes=(2, 0))   # sum over k -> (m, n)
-    return _shape_like_W(G, W)
+    return shape_like_W(G, W)

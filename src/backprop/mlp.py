@@ -92,6 +92,33 @@ class MLP:
                 f"loss={self.loss_name!r}, bias={self.bias}"
                 + (f", layout={self.layout!r})" if self.layout != "column" else ")"))
 
+    # -- data in the model's layout (what backprop.train.momentum_sgd uses) ----------------------
+    @property
+    def batch_axis(self) -> int:
+        """The axis of X and Y that runs over examples: 1 in layout 'column', 0 in 'batch_first'."""
+        return 0 if self.layout == "batch_first" else 1
+
+    def inputs(self, X) -> np.ndarray:
+        """X checked as every method checks it, in the model's dtype and layout: (n0, B), or (B, n0)
+        in layout 'batch_first'."""
+        X = self._X(X)
+        return X.T if self.layout == "batch_first" else X
+
+    def examples(self, X, Y) -> tuple[np.ndarray, np.ndarray, int]:
+        """(X, Y, B): inputs and targets checked once for training, in the model's dtype and layout
+        (X (n0, B) and Y (nL, B), or (B, n0) and (B, nL) in 'batch_first'), and the number B of examples."""
+        X = self._X(X)
+        B = X.shape[1]
+        Y = self._Y(Y, B)
+        return (X.T, Y.T, B) if self.layout == "batch_first" else (X, Y, B)
+
+    def batch(self, X, Y, index) -> tuple[np.ndarray, np.ndarray]:
+        """The examples ``index`` (integers) of X and Y given by :meth:`examples`: the columns
+        X[:, index], Y[:, index], or the rows X[index], Y[index] in layout 'batch_first'."""
+        if self.layout == "batch_first":
+            return X[index], Y[index]
+        return X[:, index], Y[:, index]
+
     # -- checks ---------------------------------------------------------------------------------
     def _params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
         """``params`` checked: the keys of self.params, each a finite real ndarray (not masked) of

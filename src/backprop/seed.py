@@ -5,8 +5,8 @@ v and s are (m, 1) — or (m,) when x was given as (n,) — and y has exactly th
 shape of s. In the question m = 5 and n = 4 (x0 in R^4, W in R^{5x4}).
 
 The three approach modules (:mod:`backprop.subscript`, :mod:`backprop.jacobian`,
-:mod:`backprop.differential`) all start from :func:`forward` and differ only in
-how they compute G = dE/dW.
+:mod:`backprop.differential`) all start from :func:`forward`, which checks their inputs, differ
+only in how they compute G = dE/dW, and return it through :func:`shape_like_W`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 from ._checks import as_float_array
 from .activations import sigmoid
 
-__all__ = ["Forward", "forward", "E", "example"]
+__all__ = ["Forward", "forward", "E", "example", "shape_like_W"]
 
 
 class Forward:
@@ -81,6 +81,6 @@ def example(seed: int = 0, m: int = 5, n: int = 4) -> tuple[np.ndarray, np.ndarr
     return W, x0, y
 
 
-def _shape_like_W(G: np.ndarray, W) -> np.ndarray:
-    """Return G with W's dtype (used by the approach modules)."""
+def shape_like_W(G: np.ndarray, W) -> np.ndarray:
+    """G (m, n) with W's dtype, as every grad_W returns it (a float32 W gets a float32 G)."""
     return G.astype(np.asarray(W).dtype, copy=False)

@@ -8,13 +8,18 @@ the chain rule over the intermediate variables v_1..v_m gives
              = (s_i - y_i) sigma'(v_i) x_j,
 
 since dv_k/dw_ij = delta_ki x_j (only v_i contains w_ij).
+
+As in all three approach modules: inputs are checked where they enter (:func:`backprop.seed.forward`
+and ``backprop._checks``), sigma'(v) is written s - s**2 as in the derivation (it cancels for large
+v; :func:`backprop.activations.sigmoid_prime` is the stable form), and every G is returned by
+:func:`backprop.seed.shape_like_W`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_index
-from .seed import Forward, forward, _shape_like_W
+from ._checks import as_entry, as_index
+from .seed import Forward, forward, shape_like_W
 
 __all__ = ["dv_dw", "dE_dw", "chain_terms", "grad_W", "grad_W_einsum"]
 
@@ -28,23 +33,6 @@ def dv_dw(f: Forward, k: int, i: int, j: int) -> float:
             and 0 <= k < m and 0 <= i < m and 0 <= j < n):      # the loops' case is kept cheap
         k, i, j = as_index(k, "k", m), as_index(i, "i", m), as_index(j, "j", n)
     return float(f.x[j, 0]) if k == i else 0.0
-
-
-def dE_dw(W, x, y, i: int, j: int) -> float:
-    """One entry dE/dw_ij, summing the chain rule over every v_k (the delta removes all k != i)."""
-    f = forward(W, x, y)
-    m, n = np.shape(W)
-    return _dE_dw(f, *_ij(i, j, m, n))
-
-
-def _ij(i, j, m: int, n: int) -> tuple[int, int]:
-    """(i, j) as ints: integers (TypeError otherwise, e.g. 1.5 or True) inside W (m, n) (IndexError)."""
-    for name, k in (("i", i), ("j", j)):
-        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"index {name} must be an integer, got {k!r} ({type(k).__name__})")
-    if not (0 <= i < m and 0 <= j < n):
-        raise IndexError(f"(i, j) = ({i}, {j}) is outside W of shape {(m, n)}")
-    return int(i), int(j)
 
 
 def _dE_dw(f: Forward, i: int, j: int) -> float:
@@ -64,7 +52,7 @@ def grad_W(W, x, y) -> np.ndarray:
     for i in range(m):
         for j in range(n):
             G[i, j] = _dE_dw(f, i, j)
-    return _shape_like_W(G, W)
+    return shape_like_W(G, W)
 
 
 def grad_W_einsum(W, x, y) -> np.ndarray:
@@ -74,7 +62,13 @@ def grad_W_einsum(W, x, y) -> np.ndarray:
     m = f.s.shape[0]
     r, sp, xv = (f.s - f.y)[:, 0], (f.s - f.s ** 2)[:, 0], f.x[:, 0]
     G = np.einsum("k,k,ki,j->ij", r, sp, np.eye(m), xv)
-    return _shape_like_W(G, W)
+    return shape_like_W(G, W)
+
+
+def dE_dw(W, x, y, i: int, j: int) -> float:
+    """One entry dE/dw_ij, summing the chain rule over every v_k (the delta removes all k != i)."""
+    f = forward(W, x, y)
+    return _dE_dw(f, *as_entry(i, j, np.shape(W)))
 
 
 def chain_terms(W, x, y, i: int, j: int) -> np.ndarray:
@@ -84,7 +78,6 @@ def chain_terms(W, x, y, i: int, j: int) -> np.ndarray:
     term but k = i is zero; the terms add up to :func:`dE_dw`.
     """
     f = forward(W, x, y)
-    m, n = np.shape(W)
-    i, j = _ij(i, j, m, n)
+    i, j = as_entry(i, j, np.shape(W))
     s, r = f.s[:, 0], (f.s - f.y)[:, 0]
-    return np.array([r[k] * (s[k] - s[k] ** 2) * dv_dw(f, k, i, j) for k in range(m)])
+    return np.array([r[k] * (s[k] - s[k] ** 2) * dv_dw(f, k, i, j) for k in range(f.s.shape[0])])

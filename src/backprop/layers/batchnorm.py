@@ -73,7 +73,9 @@ def forward(X, gamma, beta, eps: float = 1e-5) -> tuple[np.ndarray, NormCache]:
     X, gamma, beta, eps, shapes = check_inputs(X, gamma, beta, eps)
     if X.shape[1] < 2:
         raise ValueError(f"batchnorm needs at least 2 examples (columns) to normalise over, "
-                         f"got X of shape {X.shape}")
+                         f"got X of shape {X.shape}: with B = 1 each feature's mean is its one "
+                         "value and its variance 0, so every normalised value is 0 (out = beta "
+                         "whatever X) and the gradient dX is 0")
     Xhat, r = normalise(X, 1, eps)
     return gamma * Xhat + beta, NormCache(Xhat, r, gamma, 1, shapes)
 

@@ -39,5 +39,7 @@ def gradcheck(layer: ModuleType, *inputs, dout=None, backward: Callable | None =
     def E(P):   # the scalar G : out, as a function of the dict of inputs
         return float(np.sum(dout * layer.forward(*(P[n] for n in names), **options)[0]))
 
+    E.roundoff_scale = float(np.sum(np.abs(dout * out)))   # E's terms cancel: round-off follows them
+
     # the course's checker: entry by entry, with "inconclusive" where differences cannot decide
     return checking.gradcheck(E, dict(zip(names, inputs)), dict(zip(names, grads)), h=h, tol=tol)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import as_labels, as_pair, as_positive_int
 from ..activations import log_softmax, relu_prime, softmax
-from ..train import History, _labels, _positive_int
+from ..train import History, momentum_sgd
 from ._validate import as_array
 from . import conv2d, maxpool2d
 
@@ -42,8 +43,8 @@ class SmallCNN:
     """
 
     def __init__(self, filters: int = 8, classes: int = 10, seed: int = 0) -> None:
-        F = _positive_int(filters, "filters")
-        self.classes = _positive_int(classes, "classes")
+        F = as_positive_int(filters, "filters")
+        self.classes = as_positive_int(classes, "classes")
         rng = np.random.default_rng(seed)
         self.params = {
             "K": rng.standard_normal((F, 1, 3, 3)) * np.sqrt(2 / 9), "b": np.zeros(F),
@@ -54,9 +55,7 @@ class SmallCNN:
     def forward(self, X, params: dict | None = None) -> tuple[np.ndarray, tuple]:
         """Logits V (10, B) of images X (B, 1, 8, 8), and the caches for backward."""
         p = self.params if params is None else params
-        X = as_array(X, "X", 4, "(B, 1, 8, 8): batch-first images")
-        if X.shape[1:] != (1, 8, 8):
-            raise ValueError(f"X has shape {X.shape} but must be (B, 1, 8, 8)")
+        X = _images(X)
         A, conv_cache = conv2d.forward(X, p["K"], p["b"], padding=1)
         M, pool_cache = maxpool2d.forward(np.maximum(A, 0), 2, 2)
         Z = M.reshape(M.shape[0], -1).T                          # (16 F, B): columns again
@@ -65,13 +64,13 @@ class SmallCNN:
     def loss(self, X, labels, params: dict | None = None) -> float:
         """Mean cross-entropy of softmax(V) against the integer labels (B,)."""
         V, _ = self.forward(X, params)
-        labels = _labels(labels, self.classes)
+        labels = as_labels(labels, self.classes)
         return float(-np.mean(log_softmax(V)[labels, np.arange(V.shape[1])]))
 
     def loss_and_gradients(self, X, labels) -> tuple[float, dict]:
         """(E, {K, b, W, c}): the loss and its gradients, each of its parameter's shape."""
         V, (A, conv_cache, M_shape, pool_cache, Z) = self.forward(X)
-        labels = _labels(labels, self.classes)
+        labels = as_labels(labels, self.classes)
         if labels.size != V.shape[1]:
             raise ValueError(f"X holds {V.shape[1]} images but labels has {labels.size} entries")
         B = V.shape[1]
@@ -90,31 +89,39 @@ class SmallCNN:
 
     def accuracy(self, X, labels) -> float:
         """Fraction of the images X (B, 1, 8, 8) classified as their labels (B,)."""
-        return float(np.mean(self.predict(X) == _labels(labels, self.classes)))
+        return float(np.mean(self.predict(X) == as_labels(labels, self.classes)))
+
+    # -- data for backprop.train.momentum_sgd: batch-first images and their labels -------------
+    def examples(self, X, labels) -> tuple[np.ndarray, np.ndarray, int]:
+        """(X, labels, B): images X (B, 1, 8, 8) and labels (B,) checked once for training."""
+        X, labels = _images(X), as_labels(labels, self.classes)
+        if labels.size != X.shape[0]:
+            raise ValueError(f"X holds {X.shape[0]} images but labels has {labels.size} entries")
+        return X, labels, X.shape[0]
+
+    def batch(self, X, labels, index) -> tuple[np.ndarray, np.ndarray]:
+        """The images X[index] and their labels[index] (``index``: integers)."""
+        return X[index], labels[index]
+
+
+def _images(X) -> np.ndarray:
+    """X as a float array of batch-first 8x8 images (B, 1, 8, 8), or raise."""
+    X = as_array(X, "X", 4, "(B, 1, 8, 8): batch-first images")
+    if X.shape[1:] != (1, 8, 8):
+        raise ValueError(f"X has shape {X.shape} but must be (B, 1, 8, 8)")
+    return X
 
 
 def sgd(net: SmallCNN, X, labels, *, learning_rate: float, batch_size: int, epochs: int,
         momentum: float = 0.0, seed: int = 0, validation: tuple | None = None) -> History:
-    """Minibatch SGD with momentum on images X (B, 1, 8, 8) and labels (B,), as backprop.train.sgd."""
-    X = as_array(X, "X", 4, "(B, 1, 8, 8): batch-first images")
-    labels = _labels(labels, net.classes)
-    if labels.size != X.shape[0]:
-        raise ValueError(f"X holds {X.shape[0]} images but labels has {labels.size} entries")
-    batch_size, epochs = _positive_int(batch_size, "batch_size"), _positive_int(epochs, "epochs")
-    rng = np.random.default_rng(seed)
-    U = {k: np.zeros_like(P) for k, P in net.params.items()}
-    history = History()
-    for _ in range(epochs):
-        order, total = rng.permutation(X.shape[0]), 0.0
-        for start in range(0, X.shape[0], batch_size):
-            idx = order[start : start + batch_size]
-            E, G = net.loss_and_gradients(X[idx], labels[idx])
-            for k, P in net.params.items():
-                U[k] *= momentum
-                U[k] -= learning_rate * G[k]
-                P += U[k]
-            total += E * idx.size
-        history.loss.append(total / X.shape[0])
-        if validation is not None:
-            history.val_accuracy.append(net.accuracy(*validation))
-    return history
+    """Train ``net`` in place on images X (B, 1, 8, 8) and labels (B,) by backprop.train.momentum_sgd
+    (the loop, guards and seeding of backprop.train.sgd); ``validation=(X_val, labels_val)`` records
+    the held-out accuracy after every epoch."""
+    score = None
+    if validation is not None:
+        X_val, labels_val, _ = net.examples(*as_pair(validation, "validation", "(X_val, labels_val)"))
+
+        def score() -> float:
+            return net.accuracy(X_val, labels_val)
+    return momentum_sgd(net, X, labels, learning_rate=learning_rate, batch_size=batch_size,
+                        epochs=epochs, momentum=momentum, seed=seed, score=score)
