@@ -244,9 +244,13 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
     todo = assignments or sorted({a for s in wanted for a in found.copies.get(s, {})})
     for a in todo:                             # an instructor-side problem stops the run before it starts
         try:
-            spec.load(source / a)
+            checks = spec.load(source / a)
         except spec.SpecError as err:
             raise GradingError(str(err)) from err
+        if not unsafe and any(t.peak_memory for t in checks.tests.values()) and not sandbox.memory_measurable():
+            raise GradingError(f"{a} has a memory test, and this machine cannot measure a kernel's memory from "
+                               "outside it (no cgroup v1 memory controller); grade it on a machine that can, or "
+                               "leave it out with --assignment")
     out.mkdir(parents=True, exist_ok=True)
     book = gb.Gradebook(out / "gradebook.sqlite")
     try:

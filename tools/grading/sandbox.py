@@ -350,6 +350,11 @@ def release_folders(sandbox: Sandbox) -> None:
 
 
 # ------------------------------------------------------------------------------- memory, from outside
+def memory_measurable() -> bool:
+    """True when kernels' memory can be measured from outside (the cgroup v1 memory controller)."""
+    return (CGROUP_ROOT / "memory" / "cgroup.procs").exists() and os.access(CGROUP_ROOT / "memory", os.W_OK)
+
+
 class MemoryMeter:
     """The memory of a slot's processes as the kernel's memory cgroup counts it (v1): the grader
     reads it, the student's code cannot change it. ``available`` is False without the controller."""
