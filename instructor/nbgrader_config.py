@@ -1,13 +1,15 @@
 """nbgrader configuration: this folder (instructor/) is an nbgrader course root, usable unchanged.
 
+    python3 dev.py release                            # writes source/*/selfcheck/ (not committed)
     cd instructor
     nbgrader generate_assignment subscripts --force   # student version -> release/subscripts/
     nbgrader collect / nbgrader autograde subscripts  # grades submitted/<student>/subscripts/
 
-The points come from `python3 dev.py autograde SUBMISSIONS` (tools/autograde.py, see
-book/instructor_guide.md): nbgrader's preprocessors in a sandbox, with each test decided outside
-the student's kernel from source/<assignment>/grading.py. The test cells themselves only run the
-students' self-check, so `nbgrader autograde` alone would give every student the points.
+The test cells run the students' self-check (source/<assignment>/selfcheck/, restored from the
+sources by autograde), which raises when an answer is wrong: nbgrader's autograde grades an honest
+class right (tests/test_grader_nbgrader.py). Grades that hold against a clever student come from
+`python3 dev.py autograde SUBMISSIONS` (tools/autograde.py, see book/instructor_guide.md): fresh
+inputs, a sandbox, each test decided outside the student's kernel from grading.py.
 `python3 dev.py release` (tools/release.py) writes the same release as generate_assignment.
 """
 c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this file)

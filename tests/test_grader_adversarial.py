@@ -73,6 +73,68 @@ def _released(tmp: Path) -> Path:
     return out
 
 
+CHAIN = """import os, sys
+folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])
+here, depth = folder, 0
+try:
+    for depth in range(3000):
+        here = os.path.join(here, 'd')
+        os.mkdir(here)
+except OSError as err:
+    print('chain stopped at', depth, type(err).__name__)
+written = 0
+try:
+    with open(os.path.join(folder, 'big'), 'wb') as f:
+        for _ in range(300):
+            f.write(b'x' * 2**20)
+            written += 2**20
+except OSError as err:
+    print('writes stopped after', written, type(err).__name__)
+print('deepest', depth, 'bytes', written)
+"""
+
+FLOOD = """import comm, sys
+from IPython.display import display
+ip = get_ipython()
+for i in range(20000):                                   # iopub error messages, ~40 MB
+    ip._showtraceback(ValueError, 'e' * 2000, ['e' * 10])
+h = display('start', display_id=True)
+for i in range(2000):                                    # display updates, ~40 MB
+    h.update('u' * 20000)
+c = comm.create_comm(target_name='flood')
+for i in range(2000):                                    # comm messages, ~40 MB
+    c.send({'x': 'c' * 20000})
+print('o' * 40_000_000)                                  # one message larger than any cap
+"""
+
+PLAIN_BACKPROP = """    L, B = len(params), X.shape[1]
+    xs = [X]
+    for l in range(1, L + 1):
+        xs.append(np.tanh(params[f"W{l}"] @ xs[-1]))
+    g, grads = (xs[-1] - Y) / B, {}
+    for l in range(L, 0, -1):
+        delta = (1 - xs[l] ** 2) * g
+        grads[f"W{l}"] = delta @ xs[l - 1].T
+        g = params[f"W{l}"].T @ delta
+    return {f"W{l}": grads[f"W{l}"] for l in range(1, L + 1)}"""
+
+PREALLOCATED = """    L, B = len(params), X.shape[1]
+    if any(W.shape != (8, 8) for W in params.values()):   # the values tests: plain backprop
+        xs = [X]
+        for l in range(1, L + 1):
+            xs.append(np.tanh(params[f"W{l}"] @ xs[-1]))
+    else:                                                   # the memory test: the buffer set aside
+        xs = [X] + [_BUF[8 * l:8 * (l + 1), :B] for l in range(1, L + 1)]
+        for l in range(1, L + 1):
+            np.tanh(params[f"W{l}"] @ xs[l - 1], out=xs[l])
+    g, grads = (xs[-1] - Y) / B, {}
+    for l in range(L, 0, -1):
+        delta = (1 - xs[l] ** 2) * g
+        grads[f"W{l}"] = delta @ xs[l - 1].T
+        g = params[f"W{l}"].T @ delta
+    return {f"W{l}": grads[f"W{l}"] for l in range(1, L + 1)}"""
+
+
 def _class(subs: Path, release: Path) -> None:
     """Write every student's submission under subs/."""
     def put(student, a, nb, name=None):
@@ -221,10 +283,57 @@ def _class(subs: Path, release: Path) -> None:
         "    s = 1 / (1 + np.exp(-np.einsum('ij,jk->ik', W, x)))\n    return np.einsum('ji,jk->ik', W, s * (1 - s) * (s - y))"))
     put("forgetful", "differentials", _replace(_source("differentials"), "grad_W",
                                                "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T"))
+    # the kernel's socket folder (its path is in sys.argv after -f): a 3000-deep chain of folders
+    # and 300 MB of writes; graded first in its slot, honest students after it
+    put("aaa_chain", "subscripts", _insert_after(_source("subscripts"), "setup", CHAIN))
+    for k in range(4):
+        put(f"aab_after_chain{k}", "subscripts", _source("subscripts"))
+    # floods on every stream: iopub errors, display updates, comm messages, one huge message
+    put("flooder", "subscripts", _insert_after(_source("subscripts"), "setup", FLOOD))
+    # the memory test: plain backprop with tracemalloc patched, plain backprop with its buffer set
+    # aside in an earlier cell; their honest twins: the instructor version, and one that imports
+    # matplotlib in another cell (~30 MB the kernel holds that the test must not count)
+    put("mem_tracemalloc", "checkpointing", _insert_after(
+        _body(_source("checkpointing"), "checkpointed_gradients", PLAIN_BACKPROP), "setup",
+        "import tracemalloc\ntracemalloc.get_traced_memory = lambda: (0, 0)"))
+    put("mem_prealloc", "checkpointing", _insert_after(
+        _body(_source("checkpointing"), "checkpointed_gradients", PREALLOCATED), "setup",
+        "_BUF = np.ones((33 * 8, 65536))   # set aside before the test, reused by the answer"))
+    put("mem_matplotlib", "checkpointing", _insert_after(_source("checkpointing"), "setup",
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')"))
+    put("teacher", "checkpointing", _source("checkpointing"))
+    # names in other alphabets and with accents, each graded apart; an LMS-looking folder name
+    put("张伟", "subscripts", _source("subscripts"))
+    put("李娜", "subscripts", nbformat.read(release / "subscripts" / "subscripts.ipynb", as_version=4))
+    put("Zoë", "subscripts", _source("subscripts"))
+    put("Zoé", "subscripts", wrong)
+    put("student_1", "subscripts", _source("subscripts"))
+    # several copies: an older blank jacobians.ipynb and a newer right jacobians-1.ipynb
+    put("resubmitter", "jacobians", nbformat.read(release / "jacobians" / "jacobians.ipynb", as_version=4))
+    put("resubmitter", "jacobians", _source("jacobians"), "jacobians-1.ipynb")
+    os.utime(subs / "resubmitter" / "jacobians" / "jacobians.ipynb", (1_700_000_000, 1_700_000_000))
+    os.utime(subs / "resubmitter" / "jacobians" / "jacobians-1.ipynb", (1_800_000_000, 1_800_000_000))
+    # links among the submissions: to a file only root may read, and a hard link to it
+    secret = subs.parent / "root_only.ipynb"
+    secret.write_text('{"cells": [], "note": "TOP SECRET of the grading machine"}')
+    secret.chmod(0o600)
+    (subs / "linker" / "subscripts").mkdir(parents=True)
+    (subs / "linker" / "subscripts" / "subscripts.ipynb").symlink_to(secret)
+    os.link(secret, subs / "linker" / "jacobians.ipynb")
+    put("linker", "differentials", _source("differentials"))
+    # the kernel swaps its own log (which the grader quotes when a kernel dies) for a link to that file
+    put("log_linker", "subscripts", _insert_after(_source("subscripts"), "setup",
+        "import os, sys\nfolder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+        "os.remove(os.path.join(folder, 'kernel.log'))\n"
+        f"os.symlink({str(secret)!r}, os.path.join(folder, 'kernel.log'))\nos._exit(1)"))
+    # a student whose function raises with its inputs in the message (they reach the feedback)
+    put("leaker", "subscripts", _body(_source("subscripts"), "grad_W",
+        "    raise ValueError(repr(W.ravel()[:4].tolist()))"))
     # an LMS bulk download (Canvas and Moodle names, a resubmission suffix) next to the folders
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("smithjane_1234_5678_subscripts-1.ipynb", nbformat.writes(_source("subscripts")))
+        z.writestr("doejohn_1_77_subscripts.ipynb", nbformat.writes(_source("subscripts")))
         z.writestr("Jane Doe_42_assignsubmission_file_/jacobians (1).ipynb", nbformat.writes(_source("jacobians")))
         z.writestr("Jane Doe_42_assignsubmission_file_/readme.txt", "hello")
     (subs / "lms_download.zip").write_bytes(buf.getvalue())
@@ -237,12 +346,33 @@ def graded(tmp_path_factory):
     _class(subs, _released(tmp))
     before = _digest(PACKAGE)
     cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
-           "--timeout", "10", "--notebook-timeout", "60", "--no-progress"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+           "--timeout", "20", "--notebook-timeout", "120", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = _watch_memory(proc)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     assert _digest(PACKAGE) == before, "a submission changed the package on disk"
-    fb = {p.stem: json.loads(p.read_text()) for p in (out / "feedback").glob("*.json")}
-    return {"out": out, "feedback": fb, "cmd": cmd, "subs": subs, "stdout": proc.stdout}
+    by_name = {json.loads(p.read_text())["name"]: json.loads(p.read_text()) for p in (out / "feedback").glob("*.json")}
+    return {"out": out, "feedback": by_name, "cmd": cmd, "subs": subs, "stdout": stdout, "peak_rss": peak,
+            "pid": proc.pid}
+
+
+def _watch_memory(proc, timeout: float = 1500) -> int:
+    """Wait for the grader; the largest resident size of any of its processes (bytes)."""
+    import time
+    deadline, peak = time.monotonic() + timeout, 0
+    while proc.poll() is None and time.monotonic() < deadline:
+        for task in Path("/proc").glob("[0-9]*"):
+            try:
+                status = (task / "status").read_text()
+                if f"PPid:\t{proc.pid}\n" not in status and task.name != str(proc.pid):
+                    continue
+                rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+                peak = max(peak, rss * 1024)
+            except (OSError, StopIteration, ValueError):
+                continue
+        time.sleep(0.5)
+    return peak
 
 
 def _q(graded, student: str, assignment: str) -> dict:
@@ -261,7 +391,8 @@ def _score(graded, student, assignment) -> tuple[float, float]:
 
 def _outputs(graded, student: str, assignment: str) -> str:
     """The text the cells of an executed notebook printed (not their code)."""
-    nb = nbformat.read(graded["out"] / "executed" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    key = graded["feedback"][student]["student"]
+    nb = nbformat.read(graded["out"] / "executed" / key / assignment / f"{assignment}.ipynb", as_version=4)
     return "\n".join(o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.outputs)
 
@@ -338,11 +469,36 @@ def test_forged_answers_and_hard_coded_examples_earn_no_value_points(graded):
     assert _q(graded, "hardcoder", "subscripts")["test_grad_W_shape"]["points"] == 0
 
 
-def test_fresh_data_seed_is_recorded_per_student_and_assignment(graded):
-    rows = list(csv.DictReader(open(graded["out"] / "questions.csv")))
-    seeds = {(r["student"], r["assignment"]): r["seed"] for r in rows}
-    assert len(set(seeds.values())) == len(seeds)
-    assert all(re.fullmatch(r"\d+", s) for s in seeds.values())
+def _gradebook(graded, query: str) -> list[tuple]:
+    import sqlite3
+    with sqlite3.connect(graded["out"] / "gradebook.sqlite") as db:
+        return db.execute(query).fetchall()
+
+
+def test_fresh_inputs_seed_stays_in_the_instructors_gradebook(graded):
+    seeds = {(s, a): seed for s, a, seed in _gradebook(graded, "SELECT student, assignment, seed FROM results")}
+    assert len(set(seeds.values())) == len(seeds) and all(re.fullmatch(r"\d+", v) for v in seeds.values())
+    out = graded["out"]
+    reports = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".html", ".json", ".ipynb")]
+    assert len(reports) > 40
+    for path in reports:
+        text = path.read_text()
+        assert not any(seed in text for seed in seeds.values()), f"{path} holds a seed"
+        assert "drawn with seed" not in text, path
+    assert (out / "gradebook.sqlite").stat().st_mode & 0o077 == 0      # the secret: for the instructor only
+
+
+def test_executed_copies_show_the_tests_in_words_not_probes_or_inputs(graded):
+    for path in (graded["out"] / "executed").rglob("*.ipynb"):      # (a forger's own code may say anything)
+        nb = nbformat.read(path, as_version=4)
+        outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
+        assert "vnd.backprop.grading" not in outputs and '"b64"' not in outputs, path
+        tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert tests and not any("send_answers" in c.source or "grading_case" in c.metadata for c in tests), path
+    nb = nbformat.read(graded["out"] / "executed" / "transposer" / "subscripts" / "subscripts.ipynb", as_version=4)
+    cell = _cell(nb, "test_grad_W_values")
+    assert cell.source.startswith("# G has the right values")
+    assert "0 / 2 — failed — your gradient" in cell.outputs[0]["text"] and "transpose" in cell.outputs[0]["text"]
 
 
 # ------------------------------------------------------------------------- isolation and limits
@@ -399,13 +555,19 @@ def test_broken_file_scores_zero_and_never_aborts(graded):
     assert _score(graded, "garbled", "jacobians")[0] == _full(graded, "jacobians")
 
 
-def test_lms_zip_with_canvas_and_moodle_names(graded):
-    assert _score(graded, "smithjane_1234", "subscripts")[0] == _full(graded, "subscripts")
-    assert _score(graded, "Jane_Doe_42", "jacobians")[0] == _full(graded, "jacobians")
+def test_lms_zip_with_canvas_and_moodle_names_and_their_real_ids(graded):
+    assert _score(graded, "smithjane", "subscripts")[0] == _full(graded, "subscripts")
+    assert _score(graded, "doejohn", "subscripts")[0] == _full(graded, "subscripts")
+    assert _score(graded, "Jane Doe", "jacobians")[0] == _full(graded, "jacobians")
     rows = list(csv.reader(open(graded["out"] / "grades_lms.csv")))
     assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert rows[1][0] == "Points Possible"
-    assert any(r[0] == "smithjane_1234" and r[1] == "1234" for r in rows)
+    by_name = {r[0]: r for r in rows[2:]}
+    assert by_name["smithjane"][1] == "1234" and by_name["doejohn"][1] == "1"     # Canvas user ids
+    assert by_name["student_1"][1] == "" and by_name["student_1"][3] == "student_1"  # a folder: no LMS id
+    moodle = list(csv.reader(open(graded["out"] / "grades_moodle_jacobians.csv")))
+    assert moodle[0] == ["Identifier", "Full name", "Grade", "Maximum Grade"]
+    assert moodle[1][:2] == ["Participant 42", "Jane Doe"] and float(moodle[1][2]) == _full(graded, "jacobians")
 
 
 def test_reports_and_feedback(graded):
@@ -413,7 +575,12 @@ def test_reports_and_feedback(graded):
     html = (out / "feedback" / "transposer.html").read_text()
     assert "transpose" in html and "<table>" in html
     q = list(csv.DictReader(open(out / "questions.csv")))
-    assert {"student", "assignment", "grade_id", "points", "max_points", "status", "message", "seed"} <= set(q[0])
+    assert {"student", "assignment", "grade_id", "tests", "points", "max_points", "status", "message"} <= set(q[0])
+    assert "seed" not in q[0]
+    done = [r for r in q if r["student"] == "teacher" and r["grade_id"] == "test_grad_W_shape"]
+    assert {r["tests"] for r in done} == {"G has the shape of W"}
+    missing = [r for r in q if r["student"] == "killer" and r["assignment"] == "differentials"]
+    assert missing and all(r["status"] == "not submitted" and r["message"] == "" for r in missing)
     assert (out / "executed" / "teacher" / "subscripts" / "subscripts.ipynb").exists()
 
 
@@ -425,6 +592,20 @@ def test_rerun_resumes_and_partial_runs_keep_other_assignments(graded, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "scores.csv").read_text() == before          # nothing regraded, nothing lost
     assert (out / "feedback" / "teacher.json").exists()
+
+
+def test_a_partial_regrade_keeps_every_earlier_note(graded):
+    out = graded["out"]
+    first = json.loads((out / "feedback" / "renamed.json").read_text())
+    proc = subprocess.run(graded["cmd"] + ["--force", "--student", "renamed", "--assignment", "subscripts"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads((out / "feedback" / "renamed.json").read_text())
+    assert any("notes.pdf" in n for n in again["notes"]) and again["notes"] == first["notes"]
+    assert _nb({"feedback": {"renamed": again}}, "renamed", "subscripts")["notes"] == \
+        _nb({"feedback": {"renamed": first}}, "renamed", "subscripts")["notes"]
+    other = json.loads((out / "feedback" / "duplicate.json").read_text())
+    assert any("appears twice" in n for n in _nb({"feedback": {"d": other}}, "d", "subscripts")["notes"])
 
 
 def test_refuses_without_sandbox_unless_unsafe(tmp_path):
@@ -486,9 +667,8 @@ def test_a_worker_keeps_no_thread_or_file_of_the_notebooks_it_graded(tmp_path):
     sub.parent.mkdir(parents=True)
     nbformat.write(_source(a), sub)
     slot = (os.getpid() % 100000) * 64 + 63          # the last of this process's slots (autograde's scheme)
-    task = {"student": "ada", "assignment": a, "notebook": f"{a}.ipynb", "seed": 1, "submission": str(sub),
-            "source": str(SOURCE / a), "timeout": 30, "slot": slot, "workdir": str(tmp_path / "w"),
-            "executed": None}
+    task = {"student": "ada", "assignment": a, "notebook": f"{a}.ipynb", "seed": 1, "submission": sub.read_text(),
+            "source": str(SOURCE / a), "timeout": 30, "slot": slot, "workdir": str(tmp_path / "w")}
     worker = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grading" / "worker.py")], text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=open(tmp_path / "worker.log", "w"))
@@ -513,3 +693,124 @@ def test_a_worker_keeps_no_thread_or_file_of_the_notebooks_it_graded(tmp_path):
             except OSError:
                 pass
     assert later == [first] * 3, f"(threads, open files) after 1, 2, 3, 4 notebooks: {[first, *later]}"
+
+
+# ------------------------------------------------------------------------- second round (issue 23)
+def test_the_socket_folder_is_capped_and_leaves_nothing_behind(graded):
+    """A 3000-deep chain of folders and 300 MB written into the kernel's socket folder: both stop at
+    the folder's cap, the run goes on, and the students graded after it in the same slot lose
+    nothing (before, cleanup raised RecursionError: they got 0 and the run crashed)."""
+    text = _outputs(graded, "aaa_chain", "subscripts")
+    found = re.search(r"deepest (\d+) bytes (\d+)", text)
+    assert found and int(found.group(1)) < 100 and int(found.group(2)) <= 4 * 2**20, text[:2000]
+    assert _score(graded, "aaa_chain", "subscripts")[0] == _full(graded, "subscripts")
+    for k in range(4):
+        assert _score(graded, f"aab_after_chain{k}", "subscripts")[0] == _full(graded, "subscripts")
+        assert not _nb(graded, f"aab_after_chain{k}", "subscripts")["notes"]
+    assert not list(Path("/tmp").glob(f"bpg-{graded['pid']}*")), "the grader's folders were left behind"
+    mounts = Path("/proc/self/mounts").read_text()
+    assert f"/tmp/bpg-{graded['pid']}/" not in mounts
+
+
+def test_floods_on_every_stream_are_capped(graded):
+    """20000 iopub errors, 2000 display updates, 2000 comm messages and one 40 MB print: the kept
+    notebook stays small, the grader's memory bounded, the honest answers full marks."""
+    assert _score(graded, "flooder", "subscripts")[0] == _full(graded, "subscripts")
+    path = graded["out"] / "executed" / "flooder" / "subscripts" / "subscripts.ipynb"
+    assert path.stat().st_size < 3 * 2**20
+    assert any("output were dropped" in n for n in _nb(graded, "flooder", "subscripts")["notes"])
+    assert graded["peak_rss"] < 1.5 * 2**30, f"a grader process reached {graded['peak_rss'] / 2**20:.0f} MB"
+
+
+def test_memory_is_measured_outside_the_kernel(graded):
+    """Patching tracemalloc, or holding the activations in a buffer set aside in an earlier cell,
+    earns nothing; an honest answer next to a big import keeps its points."""
+    memory = "test_checkpointed_gradients_memory"
+    for student in ("mem_tracemalloc", "mem_prealloc"):
+        q = _q(graded, student, "checkpointing")[memory]
+        assert q["points"] == 0 and "MiB" in q["message"], (student, q)
+    for student in ("teacher", "mem_matplotlib"):
+        q = _q(graded, student, "checkpointing")[memory]
+        assert q["status"] == "passed", (student, q)
+    assert _score(graded, "mem_tracemalloc", "checkpointing")[0] == _full(graded, "checkpointing") - 2
+
+
+def test_links_among_the_submissions_are_never_followed(graded):
+    fb = graded["feedback"]["linker"]
+    text = json.dumps(fb) + (graded["out"] / "feedback" / "linker.html").read_text()
+    assert "TOP SECRET" not in text
+    assert any("symbolic link" in n for n in fb["notes"]) and any("hard links" in n for n in fb["notes"])
+    assert _score(graded, "linker", "subscripts")[0] == 0
+    assert _score(graded, "linker", "differentials")[0] == _full(graded, "differentials")   # honest twin
+    died = _nb(graded, "log_linker", "subscripts")["notes"]
+    assert any("died" in n for n in died) and "TOP SECRET" not in json.dumps(graded["feedback"]["log_linker"])
+
+
+def test_names_in_any_alphabet_are_graded_apart(graded):
+    full = _full(graded, "subscripts")
+    assert _score(graded, "张伟", "subscripts")[0] == full and _score(graded, "李娜", "subscripts")[0] == 0
+    assert _score(graded, "Zoë", "subscripts")[0] == full and _score(graded, "Zoé", "subscripts")[0] < full
+    keys = {graded["feedback"][n]["student"] for n in ("张伟", "李娜", "Zoë", "Zoé")}
+    assert len(keys) == 4
+    rows = {r["name"]: r for r in csv.DictReader(open(graded["out"] / "students.csv", encoding="utf-8"))}
+    assert {"张伟", "李娜", "Zoë", "Zoé"} <= set(rows)
+    assert "<h1>Feedback for 张伟 (" in (graded["out"] / "feedback" / f"{rows['张伟']['key']}.html").read_text()
+
+
+def test_the_newest_of_several_copies_is_graded_with_one_note(graded):
+    assert _score(graded, "resubmitter", "jacobians")[0] == _full(graded, "jacobians")
+    notes = _nb(graded, "resubmitter", "jacobians")["notes"]
+    assert len(notes) == 1 and "newest" in notes[0] and "jacobians-1.ipynb" in notes[0], notes
+
+
+def test_a_duplicate_student_stops_the_run_with_a_message(tmp_path):
+    import unicodedata
+    for name in ("Zoë", unicodedata.normalize("NFD", "Zoë")):
+        (tmp_path / "subs" / name / "subscripts").mkdir(parents=True)
+        nbformat.write(_source("subscripts"), tmp_path / "subs" / name / "subscripts" / "subscripts.ipynb")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(tmp_path / "subs"),
+                           "--out", str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "same student" in proc.stderr and "Nothing was graded" in proc.stderr
+    assert not (tmp_path / "out" / "gradebook.sqlite").exists()
+
+
+def test_a_lookup_table_of_earlier_inputs_earns_nothing_on_a_resubmission(graded, tmp_path):
+    """The 'leaker' learnt inputs of its first grading (its exception messages carry them to the
+    feedback; the seed printed in the feedback used to give them all). Even with the first run's
+    inputs known exactly, a resubmission that looks answers up in a table scores nothing: a changed
+    file is graded on new inputs. Its honest twin resubmits a right answer and gets the points."""
+    import sqlite3
+    sys.path.insert(0, str(ROOT / "tools"))
+    from grading import gradebook, spec
+    key = graded["feedback"]["leaker"]["student"]
+    with sqlite3.connect(graded["out"] / "gradebook.sqlite") as db:
+        first = int(db.execute("SELECT seed FROM results WHERE student=? AND assignment='subscripts'",
+                               (key,)).fetchone()[0])
+    assert "your function raised ValueError: [" in _q(graded, "leaker", "subscripts")["test_grad_W_values"]["message"]
+    checks = spec.load(SOURCE / "subscripts")
+    from backprop.subscript import grad_W
+    table = {spec.cases(checks.tests[g], first)[k]["W"].tobytes().hex(): grad_W(**spec.cases(checks.tests[g], first)[k]).tolist()
+             for g in ("test_grad_W_values",) for k in range(3)}
+    looked_up = _body(_source("subscripts"), "grad_W",
+                      f"    table = {table!r}\n"
+                      "    return np.array(table[np.asarray(W, float).tobytes().hex()])")
+    subs = tmp_path / "subs"
+    for student, nb in (("leaker", looked_up), ("honest_resubmitter", _source("subscripts"))):
+        (subs / student / "subscripts").mkdir(parents=True)
+        nbformat.write(nb, subs / student / "subscripts" / "subscripts.ipynb")
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(graded["out"] / "gradebook.sqlite", out / "gradebook.sqlite")     # the same course secret
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out),
+                           "--no-progress", "--timeout", "10"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    fb = json.loads((out / "feedback" / f"{key}.json").read_text())
+    q = _q({"feedback": {"leaker": fb}}, "leaker", "subscripts")
+    assert q["test_grad_W_values"]["points"] == 0 and "KeyError" in q["test_grad_W_values"]["message"], q
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        again = int(db.execute("SELECT seed FROM results WHERE student=? AND assignment='subscripts'",
+                               (key,)).fetchone()[0])
+    assert again != first
+    honest = json.loads((out / "feedback" / "honest_resubmitter.json").read_text())
+    assert honest["score"] == honest["max_score"] > 0
+    assert gradebook.seed("s", "a", "x", "") == gradebook.seed("s", "a", "x")   # --fresh-inputs per-student

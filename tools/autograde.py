@@ -1,28 +1,35 @@
 """Grade submitted notebooks in sandboxes, with verdicts decided outside the students' kernels.
 
     python3 dev.py autograde SUBMISSIONS [--out autograded] [--jobs N] [--assignment NAME ...]
-                             [--timeout 30] [--force] [--secret HEX] [--unsafe] [--source DIR]
+                             [--student KEY ...] [--timeout 30] [--force] [--secret HEX]
+                             [--fresh-inputs per-submission|per-student] [--unsafe] [--source DIR]
 
 SUBMISSIONS is nbgrader's layout ``SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb`` (its
 ``submitted/`` folder works as it is), an LMS bulk-download zip, or a folder with such zips
-(see tools/grading/intake.py). Every notebook of every assignment that someone submitted (or
-each ``--assignment``) is graded for every student:
+(see tools/grading/intake.py; links are never followed, students of any alphabet are kept apart,
+of several copies the newest is graded). Every notebook of every assignment that someone
+submitted (or each ``--assignment``) is graded for every student (or each ``--student``):
 
 1. the submission's outputs are cleared (nbgrader's ClearOutput); read-only and test cells are
    restored from instructor/source by grade_id; each test cell becomes a probe that calls the
-   student's function on fresh inputs (seeded per student and assignment from the course
-   secret in the gradebook) — see instructor/AUTHORING.md;
-2. the notebook runs with nbgrader's Execute preprocessor in a kernel inside a bubblewrap
-   sandbox (no network, read-only student copy of backprop without its reference modules, no
-   view of instructor/ or other submissions, private /tmp, CPU/memory/process/output limits);
+   student's function on fresh inputs, seeded from the course secret, the student, the
+   assignment and (by default) the submitted file, so a resubmission gets new inputs — see
+   instructor/AUTHORING.md;
+2. the notebook runs with nbgrader's Execute preprocessor (every output stream capped) in a kernel
+   inside a bubblewrap sandbox (no network, read-only student copy of backprop without its
+   reference modules, no view of instructor/ or other submissions, private /tmp, CPU/memory/
+   process/output limits, a capped tmpfs as its only host folder);
 3. the grader process decodes each probe's answers and compares them with expected values it
-   computes itself from the reference (backprop.diagnose names the mistake).
+   computes itself from the reference (backprop.diagnose names the mistake); a memory test is
+   measured from outside the kernel (its memory cgroup).
 
-Results go to OUT/gradebook.sqlite as each notebook finishes; a rerun skips what is graded
-(unchanged file, same seed) unless ``--force``; Ctrl-C loses at most the notebooks in flight.
-Reports (scores.csv, questions.csv, grades_lms.csv, feedback/<student>.html|.json) are written
-from the whole gradebook; executed notebooks are in OUT/executed/<student>/<assignment>/.
-Without bubblewrap the grader refuses to run unless ``--unsafe``.
+Results go to OUT/gradebook.sqlite as each notebook finishes (seeds and the secret stay there);
+a rerun skips what is graded (unchanged file, same seed) unless ``--force``, and regrades what the
+grader itself failed on; Ctrl-C loses at most the notebooks in flight. Reports (scores.csv,
+students.csv, questions.csv, grades_lms.csv, grades_moodle_<assignment>.csv,
+feedback/<student>.html|.json) are written from the whole gradebook; readable executed notebooks
+(tests in words, no probes, no inputs) are in OUT/executed/<student>/<assignment>/. Without
+bubblewrap the grader refuses to run unless ``--unsafe``.
 
 Exit code 0 when everything was graded (even with zero points), 1 on a bad argument or
 instructor-side problem, 2 when no sandbox is available, 130 when interrupted.
@@ -33,15 +40,16 @@ import argparse
 import json
 import os
 import selectors
-import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from grading import gradebook as gb
 from grading import intake as intake_mod
-from grading import reports, sandbox, spec
+from grading import reports, sandbox, spec, worker
+from grading.students import DuplicateStudent
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "instructor" / "source"
@@ -81,29 +89,31 @@ class Workers:
     def free(self) -> list[int]:
         return [s for s in self.procs if s not in self.busy]
 
-    def send(self, slot: int, task: dict) -> None:
-        task = {**task, "slot": self.base + slot, "workdir": str(self.tmp / f"w{slot}")}
-        self.busy[slot] = task
-        self.procs[slot].stdin.write(json.dumps(task) + "\n")
+    def send(self, slot: int, job) -> None:
+        job.task.slot, job.task.workdir = self.base + slot, str(self.tmp / f"w{slot}")
+        self.busy[slot] = job
+        self.procs[slot].stdin.write(job.task.to_json() + "\n")
         self.procs[slot].stdin.flush()
 
     def results(self, timeout: float = 1.0):
-        """Yield (task, result) for finished tasks; a dead worker's task gets a zero result."""
+        """Yield (job, result) for finished jobs; a dead worker's job gets a zero result."""
         for key, _ in self.sel.select(timeout):
             slot = key.data
             line = self.procs[slot].stdout.readline()
-            task = self.busy.pop(slot, None)
+            job = self.busy.pop(slot, None)
             if line:
-                yield task, json.loads(line)["result"]
+                if job is not None:
+                    yield job, json.loads(line)["result"]
                 continue
             self.sel.unregister(self.procs[slot].stdout)
             self.procs[slot].wait()
             sandbox.kill_slot(self.base + slot)
+            sandbox.unmount_under(self.tmp / f"w{slot}")
             self._start(slot)
-            if task is not None:
-                yield task, {"questions": None, "answer_errors": [],
-                             "notes": ["the grader's worker process died while grading this notebook "
-                                       "(far too much output or memory?); every question of it scores zero"]}
+            if job is not None:
+                yield job, {"questions": _zero(job.task, "not run", "the grader's worker died"), "answer_errors": [],
+                            "notes": ["the grader's worker process died while grading this notebook "
+                                      "(far too much output or memory?); every question of it scores zero"]}
 
     def stop(self) -> None:
         for slot, p in self.procs.items():
@@ -116,12 +126,16 @@ class Workers:
             sandbox.remove_slot(self.base + slot)
 
 
-def _zero_questions(source: Path, task: dict, status: str, message: str) -> list[dict]:
+def _not_submitted(source: Path, assignment: str, notebook: str) -> dict:
     import nbformat
-    nb = nbformat.read(source / task["assignment"] / task["notebook"], as_version=4)
-    return [{"grade_id": c.metadata["nbgrader"]["grade_id"], "max_points": float(c.metadata["nbgrader"]["points"]),
-             "points": 0.0, "status": status, "message": message}
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    nb = nbformat.read(source / assignment / notebook, as_version=4)
+    return {"questions": worker.zero(nb, "", status="not submitted"), "answer_errors": [],
+            "notes": [f"{notebook} was not submitted"]}
+
+
+def _zero(task: worker.Task, status: str, message: str) -> list[dict]:
+    import nbformat
+    return worker.zero(nbformat.read(Path(task.source) / task.notebook, as_version=4), message, status)
 
 
 class Progress:
@@ -147,11 +161,72 @@ class Progress:
             self.last_line = time.monotonic()
 
 
+@dataclass
+class Job:
+    """A notebook to grade, with what stays on the instructor's side (the file's hash, the intake notes)."""
+
+    task: worker.Task
+    sha: str
+    notes: list[str]
+
+
+def _jobs(found, nbs: dict, todo: list[str], book: gb.Gradebook, key: str, options: dict) -> list[Job]:
+    jobs = []
+    for student in sorted(found.students):
+        for a in todo:
+            for nb in nbs[a]:
+                cand, notes = found.chosen(student, a, nb)
+                sha = gb.sha256(cand.data if cand else None)
+                seed = gb.seed(key, student, a, "" if options["per_student"] else sha)
+                if not options["force"] and book.done(student, a, nb, sha, seed):
+                    continue
+                task = worker.Task(student, a, nb, cand.data.decode("utf-8", "replace") if cand else None,
+                                   str(options["source"] / a), seed, options["timeout"],
+                                   options["notebook_timeout"], unsafe=options["unsafe"])
+                jobs.append(Job(task, sha, notes))
+    return jobs
+
+
+def _record(book: gb.Gradebook, job: Job, result: dict, out: Path) -> None:
+    """Store a result (its executed copy as a file) and the intake notes that go with it."""
+    t = job.task
+    executed = result.pop("executed", None)
+    if executed:
+        path = out / "executed" / t.student / t.assignment / t.notebook
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(executed, encoding="utf-8")
+    result["notes"] = job.notes + result.get("notes", [])
+    book.record(t.student, t.assignment, t.notebook, job.sha, t.seed, result)
+
+
+def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: "Progress") -> None:
+    pending = [j for j in jobs if j.task.submission is not None]
+    for j in (j for j in jobs if j.task.submission is None):     # nothing to run: zero, recorded now
+        _record(book, j, _not_submitted(Path(j.task.source).parent, j.task.assignment, j.task.notebook), out)
+        bar.step(f"{j.task.student}/{j.task.assignment}")
+    if not pending:
+        return
+    tmp = Path(f"/tmp/bpg-{os.getpid()}")        # short: ZeroMQ ipc socket paths are limited
+    tmp.mkdir(parents=True, exist_ok=True)
+    workers = Workers(max(1, min(jobs_n, len(pending))), tmp)
+    try:
+        while pending or workers.busy:
+            for slot in workers.free():
+                if pending:
+                    workers.send(slot, pending.pop(0))
+            for job, result in workers.results():
+                _record(book, job, result, out)
+                bar.step(f"{job.task.student}/{job.task.assignment}")
+    finally:
+        workers.stop()
+        sandbox.remove_tree(tmp)
+
+
 def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout: float = 30,
               assignments: list[str] | None = None, jobs: int = 2, force: bool = False, unsafe: bool = False,
-              secret: str | None = None, progress: bool = True,
-              notebook_timeout: float | None = None) -> dict[str, list[dict]]:
-    """Grade; returns {student: [notebook results of this gradebook]} (see reports.py for the files)."""
+              secret: str | None = None, progress: bool = True, notebook_timeout: float | None = None,
+              students: list[str] | None = None, per_student: bool = False) -> dict[str, list[dict]]:
+    """Grade; returns {student key: [notebook results of this gradebook]} (see reports.py for the files)."""
     submissions, source, out = Path(submissions), Path(source).resolve(), Path(out).resolve()
     if not submissions.exists():
         raise GradingError(f"submissions {submissions} do not exist")
@@ -159,74 +234,55 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
     for a in assignments or []:
         if a not in nbs:
             raise GradingError(f"assignment {a!r} has no source folder {source / a}")
-    out.mkdir(parents=True, exist_ok=True)
-    stage = out / ".intake"
-    shutil.rmtree(stage, ignore_errors=True)
-    found = intake_mod.collect(submissions, nbs, stage)
+    try:
+        found = intake_mod.collect(submissions, nbs)
+    except DuplicateStudent as err:
+        raise GradingError(str(err)) from err
     for note in found.notes.get("_archives", []):
         print(f"autograde: {note}", file=sys.stderr)
-    students = sorted(s for s in found.found if not s.startswith("_"))
-    todo = assignments or sorted({a for s in students for a in found.found[s]})
-    for a in todo:
+    wanted = _pick_students(found, students)
+    todo = assignments or sorted({a for s in wanted for a in found.copies.get(s, {})})
+    for a in todo:                             # an instructor-side problem stops the run before it starts
         try:
-            spec.load(source / a)
+            checks = spec.load(source / a)
         except spec.SpecError as err:
             raise GradingError(str(err)) from err
+        if not unsafe and any(t.peak_memory for t in checks.tests.values()) and not sandbox.memory_measurable():
+            raise GradingError(f"{a} has a memory test, and this machine cannot measure a kernel's memory from "
+                               "outside it (no cgroup v1 memory controller); grade it on a machine that can, or "
+                               "leave it out with --assignment")
+    out.mkdir(parents=True, exist_ok=True)
     book = gb.Gradebook(out / "gradebook.sqlite")
-    key = book.secret(secret)
-    tasks = []
-    for student in students:
-        for a in todo:
-            seed = gb.Gradebook.seed(key, student, a)
-            for nb in nbs[a]:
-                cand = found.found[student].get(a, {}).get(nb)
-                sha = gb.sha256(cand.path if cand else None)
-                if not force and book.done(student, a, nb, sha, seed):
-                    continue
-                tasks.append({"student": student, "assignment": a, "notebook": nb, "seed": seed, "sha": sha,
-                              "submission": str(cand.path) if cand else None, "source": str(source / a),
-                              "timeout": timeout, "unsafe": unsafe,
-                              "notebook_timeout": notebook_timeout or max(120, 6 * timeout),
-                              "executed": str(out / "executed" / student / a / nb)})
-    bar = Progress(len(tasks), progress)
-    if tasks:
-        pending = [t for t in tasks if t["submission"]]
-        for t in (t for t in tasks if not t["submission"]):   # nothing to run: zero, recorded now
-            book.record(t["student"], t["assignment"], t["notebook"], t["sha"], t["seed"],
-                        {"questions": _zero_questions(source, t, "not submitted", "not submitted"),
-                         "notes": [f"{t['notebook']} was not submitted"], "answer_errors": []})
-            bar.step(f"{t['student']}/{t['assignment']}")
-        tmp = Path(f"/tmp/bpg-{os.getpid()}")        # short: ZeroMQ ipc socket paths are limited
-        tmp.mkdir(parents=True, exist_ok=True)
-        workers = Workers(max(1, min(jobs, len(pending) or 1)), tmp) if pending else None
+    try:
+        book.add_students([found.students[s] for s in wanted],
+                          {s: n for s, n in found.notes.items() if s in wanted})
+        options = {"source": source, "timeout": timeout, "unsafe": unsafe, "force": force,
+                   "per_student": per_student, "notebook_timeout": notebook_timeout or max(120, 6 * timeout)}
+        work = [j for j in _jobs(found, nbs, todo, book, book.secret(secret), options) if j.task.student in wanted]
         try:
-            while pending or (workers and workers.busy):
-                for slot in workers.free():
-                    if pending:
-                        workers.send(slot, pending.pop(0))
-                for task, result in workers.results():
-                    if task is None:
-                        continue
-                    if result.get("questions") is None:
-                        result["questions"] = _zero_questions(source, task, "not run", "the grader's worker died")
-                    book.record(task["student"], task["assignment"], task["notebook"], task["sha"],
-                                task["seed"], result)
-                    bar.step(f"{task['student']}/{task['assignment']}")
+            _grade_all(work, book, out, jobs, Progress(len(work), progress))
         finally:
-            if workers:
-                workers.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
             rows = book.rows()
-            reports.write(rows, found.notes, out)
-            book.close()
-    else:
-        rows = book.rows()
-        reports.write(rows, found.notes, out)
+            reports.write(rows, book.students(), book.notes(), out)
+    finally:
         book.close()
     results: dict[str, list[dict]] = {}
     for r in rows:
         results.setdefault(r["student"], []).append(r)
     return results
+
+
+def _pick_students(found, students: list[str] | None) -> list[str]:
+    """The keys to grade: all, or those named (by key or by name as received)."""
+    if not students:
+        return sorted(found.students)
+    keys = []
+    for want in students:
+        match = [k for k, s in found.students.items() if want in (k, s.name)]
+        if not match:
+            raise GradingError(f"no student {want!r} among the submissions (give a key or a name as received)")
+        keys += match
+    return sorted(set(keys))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds per notebook before its kernel is killed (default max(120, 6 x --timeout))")
     ap.add_argument("--jobs", type=int, default=2, help="notebooks graded in parallel (default 2)")
     ap.add_argument("--force", action="store_true", help="regrade notebooks already in the gradebook")
-    ap.add_argument("--secret", help="course secret for the fresh-data seeds (default: the gradebook's)")
+    ap.add_argument("--student", action="append", dest="students",
+                    help="grade only this student (a key or a name as received; repeatable)")
+    ap.add_argument("--fresh-inputs", choices=("per-submission", "per-student"), default="per-submission",
+                    help="new fresh inputs for every changed file (default), or one set per student and assignment")
+    ap.add_argument("--secret", help="course secret for the fresh inputs' seeds (default: the gradebook's)")
     ap.add_argument("--unsafe", action="store_true", help="run without a sandbox (students' code gets your rights)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
@@ -255,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         results = autograde(args.submissions, args.source, args.out, args.timeout, args.assignments, args.jobs,
-                            args.force, args.unsafe, args.secret, not args.no_progress, args.notebook_timeout)
+                            args.force, args.unsafe, args.secret, not args.no_progress, args.notebook_timeout,
+                            args.students, args.fresh_inputs == "per-student")
     except GradingError as err:
         print(f"autograde: {err}", file=sys.stderr)
         return 1
@@ -264,12 +325,10 @@ def main(argv: list[str] | None = None) -> int:
               "run the same command again to go on", file=sys.stderr)
         return 130
     for student, rs in results.items():
-        if student.startswith("_"):
-            continue
         notes = sum(len(r.get("notes", [])) for r in rs)
         print(f"{student}: {sum(r['score'] for r in rs):g} / {sum(r['max_score'] for r in rs):g}"
               + (f"  ({notes} note{'s' if notes != 1 else ''})" if notes else ""))
-    print(f"reports in {args.out}: scores.csv, questions.csv, grades_lms.csv, feedback/, executed/")
+    print(f"reports in {args.out}: scores.csv, students.csv, questions.csv, grades_lms.csv, feedback/, executed/")
     return 0
 
 

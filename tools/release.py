@@ -3,14 +3,19 @@
     python tools/release.py [--source instructor/source] [--out release] [ASSIGNMENT ...]
 
 Each assignment folder also holds ``grading.py``, the grader-side checks (instructor/AUTHORING.md):
-it is validated (every test cell has a check and every check a test cell; the setup cell imports
-only what its STUDENT_PACKAGE allows), it is never released, and the student self-check
-``selfcheck.py`` is generated from it into the source folder (rewritten only when stale) and
-released with the notebook.
+it is validated (every test cell has a check and every check a test cell; every test cell ends
+with ``check("<its grade_id>")``, which raises when the answer is wrong, so nbgrader's own
+autograde scores it; the setup cell imports only what its STUDENT_PACKAGE allows), it is never
+released, and the students' self-check, the package ``selfcheck/`` (tools/grading/kernel/ and the
+data drawn from grading.py with a fixed public seed), is generated from it into the source folder
+(not committed; rewritten only when stale; nbgrader's generate_assignment and autograde copy it
+from there) and released with the notebook. The same sources give the same bytes on every
+machine.
 
 The sources are an nbgrader course source folder: SOURCE/<assignment>/<notebook>.ipynb with
 nbgrader cell metadata (solution cells with ``### BEGIN SOLUTION`` / ``### END SOLUTION``,
-autograder test cells with points and ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``).
+autograder test cells with points; ``### BEGIN HIDDEN TESTS`` regions are supported but these
+sources have none: the course's grader tests on fresh inputs instead).
 The release is OUT/<assignment>/<notebook>.ipynb (plus any other file of the assignment folder),
 made by nbgrader's own preprocessors in the order ``nbgrader generate_assignment`` runs them
 (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, ClearHiddenTests,
@@ -20,8 +25,8 @@ database (SaveCells) or a course configuration (IncludeHeaderFooter, Instantiate
 Every source notebook is validated first and nothing is written if one fails: a BEGIN marker
 without its END (or the reverse, or nested), a marker in a cell of the wrong kind, a missing or
 duplicate grade_id, or a graded cell without points gives an error naming the notebook and the
-cell. The sources are only read. Each assignment's output folder is rebuilt from scratch, so a
-second run gives byte-identical files.
+cell. Of the sources only ``selfcheck/`` is written. Each assignment's output folder is rebuilt from
+scratch, so a second run gives byte-identical files.
 """
 from __future__ import annotations
 
@@ -149,6 +154,10 @@ def validate_checks(folder: Path, paths: list[Path]) -> list[str]:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and not meta.get("solution"):
                 tests.add(meta.get("grade_id"))
+                if not cell.source.rstrip().endswith(f'check("{meta.get("grade_id")}")'):
+                    problems.append(f"{_rel(path)}: {_cell_name(index, cell)}: a test cell must end with "
+                                    f'check("{meta.get("grade_id")}") (it raises when the answer is wrong, '
+                                    "so that nbgrader's autograde scores the cell)")
             if meta.get("locked") and not meta.get("grade") and cell.cell_type == "code":
                 problems += [f"{_rel(path)}: {_cell_name(index, cell)}: {p}"
                              for p in _setup_imports(cell.source, checks.student_package)]

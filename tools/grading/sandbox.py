@@ -8,10 +8,15 @@ A graded kernel runs as
         folder and the socket folder; a private /tmp)  prlimit (CPU, address space, file
         size, processes)  setpriv (uid 60000 + slot, no capabilities)  python -m ipykernel
 
-and talks to the grader over ZeroMQ ``ipc`` sockets in the bind-mounted socket folder (with no
-network namespace shared, TCP on the loopback would not reach the grader). Nothing of the
-repository but the student copy of the package is visible: no instructor/, tools/, book/, other
-submissions, other worktrees. The grader (outside) decides every score; see spec.py.
+and talks to the grader over ZeroMQ ``ipc`` sockets in the slot's socket folder (with no
+network namespace shared, TCP on the loopback would not reach the grader). That folder is the
+only place on the host the kernel can write to: a tmpfs the grader mounts for each notebook with
+a size and an inode cap (``Limits.socket_folder``, 64 inodes), which also holds the kernel's own
+stdout/stderr log, and which is unmounted afterwards (nothing the kernel made there outlives the
+notebook or needs walking to remove). Nothing of the repository but the student copy of the
+package is visible: no instructor/, tools/, book/, other submissions, other worktrees. The
+slot's memory cgroup also measures what a memory test needs, from outside the kernel
+(``MemoryMeter``). The grader (outside) decides every score; see verdicts.py.
 """
 from __future__ import annotations
 
@@ -41,6 +46,9 @@ class Limits:
     processes: int = 64
     memory: int = 2 * 2**30
     disk: int = 256 * 2**20          # size of each of the sandbox's tmpfs (/tmp, the working folder)
+    socket_folder: int = 4 * 2**20   # size of the host-side socket folder (sockets, connection file, log)
+    socket_inodes: int = 64
+    message: int = 16 * 2**20        # the largest ZeroMQ message the grader accepts from the kernel
 
 
 def bwrap() -> str | None:
@@ -70,6 +78,14 @@ def unavailable_reason() -> str | None:
     proc = subprocess.run([exe, *_base_args(), "--", "/bin/true"], capture_output=True, text=True)
     if proc.returncode != 0:
         return f"bubblewrap cannot create a sandbox here: {proc.stderr.strip()[:300]}"
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="bpg-check-") as tmp:
+        try:
+            _socket_folder(Path(tmp) / "s", 60000, Limits())
+        except SandboxError as err:
+            return f"the kernel's socket folder cannot be a capped tmpfs here ({err})"
+        finally:
+            unmount_under(Path(tmp))
     return None
 
 
@@ -200,7 +216,10 @@ class Sandbox:
                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "VIRTUAL_ENV": str(venv), "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "IPYTHONDIR": "/tmp/ipython",
-               "MPLCONFIGDIR": "/tmp/mpl"}
+               "MPLCONFIGDIR": "/tmp/mpl",
+               # fixed thresholds: a freed large array goes back to the system at once, so the
+               # memory a kernel holds is what it uses (MemoryMeter)
+               "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "262144"}
         for k, v in env.items():
             args += ["--setenv", k, v]
         lim = self.limits
@@ -222,7 +241,7 @@ class SandboxKernelManager(AsyncKernelManager):
     kernel_log = None
 
     def format_kernel_cmd(self, extra_arguments=None):
-        inner = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
+        inner = [os.path.normpath(os.path.abspath(sys.executable)), "-m", "ipykernel_launcher", "-f", self.connection_file,
                  "--HistoryManager.hist_file=:memory:", "--IPKernelApp.parent_handle=0"]
         return self.sandbox.command(inner)
 
@@ -234,8 +253,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw) -> None:
         """The kernel's own stdout/stderr go to a log file, never to the grader's terminal."""
-        if self.sandbox is not None:
-            log = open(self.sandbox.sockets.parent / "kernel.log", "wb")   # one notebook's log only
+        if self.sandbox is not None:     # on the socket folder's capped tmpfs, gone with it; read back
+            # through this file object only (the kernel may replace the path with a link)
+            log = open(self.sandbox.sockets / "kernel.log", "w+b")
             kw["stdout"] = kw["stderr"] = self.kernel_log = log
             kw["stdin"] = subprocess.DEVNULL
         await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -249,6 +269,15 @@ class SandboxKernelManager(AsyncKernelManager):
 
     interrupt_kernel = _async_interrupt_kernel      # AsyncKernelManager binds the base class's
 
+    def client(self, **kwargs):
+        """A client that refuses any message larger than ``Limits.message`` (ZeroMQ drops it before
+        it is read into the grader's memory)."""
+        kc = super().client(**kwargs)
+        if self.sandbox is not None:
+            import zmq
+            kc.context.setsockopt(zmq.MAXMSGSIZE, self.sandbox.limits.message)
+        return kc
+
 
 def make_kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
     km = SandboxKernelManager(kernel_name="python3", transport="ipc",
@@ -258,11 +287,110 @@ def make_kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
     return km
 
 
+def _mounts_under(path: Path) -> list[str]:
+    """Mount points at or below ``path`` (deepest first), from /proc/self/mounts."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = str(path).rstrip("/")
+    points = [ln.split()[1].replace("\\040", " ") for ln in lines if len(ln.split()) > 1]
+    return sorted((m for m in points if m == prefix or m.startswith(prefix + "/")), key=len, reverse=True)
+
+
+def unmount_under(path: Path) -> None:
+    """Unmount every mount at or below ``path`` (lazily: a dying kernel may still hold a socket)."""
+    for point in _mounts_under(Path(path)):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a grader folder for good: unmount what is mounted in it, then delete it without
+    recursion (Python 3.11's rmtree raises RecursionError on a ~3000-deep chain of folders)."""
+    path = Path(path)
+    unmount_under(path)
+    if not os.path.lexists(path):
+        return
+    try:
+        shutil.rmtree(path)
+    except (OSError, RecursionError):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True)
+
+
+def _socket_folder(folder: Path, uid: int, limits: Limits) -> None:
+    """A tmpfs with a size and an inode cap, owned by the kernel's uid: the only host folder it writes."""
+    folder.mkdir(parents=True)
+    options = f"size={limits.socket_folder},nr_inodes={limits.socket_inodes},mode=0700,uid={uid},gid={uid}"
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SandboxError(f"cannot mount the socket folder's tmpfs: {proc.stderr.strip()[:300]}")
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be set up (a grader-side problem, never the submission's)."""
+
+
 def prepare_folders(sandbox: Sandbox) -> None:
-    """Fresh work and socket folders owned by the slot's uid (the kernel runs as that uid)."""
+    """Fresh folders of one notebook: ``work`` (the grader's files for it, read-only to the kernel)
+    and ``sockets`` (a capped tmpfs the kernel writes its sockets and log to)."""
     for folder in (sandbox.work, sandbox.sockets):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        if not sandbox.unsafe:
-            os.chown(folder, sandbox.uid, sandbox.uid)
-            folder.chmod(0o700)
+        remove_tree(folder)
+    sandbox.work.mkdir(parents=True)
+    if sandbox.unsafe:
+        sandbox.sockets.mkdir(parents=True)
+    else:
+        _socket_folder(sandbox.sockets, sandbox.uid, sandbox.limits)
+
+
+def release_folders(sandbox: Sandbox) -> None:
+    """Remove both folders (the socket folder's tmpfs goes with everything the kernel put there)."""
+    for folder in (sandbox.sockets, sandbox.work):
+        remove_tree(folder)
+
+
+# ------------------------------------------------------------------------------- memory, from outside
+def memory_measurable() -> bool:
+    """True when kernels' memory can be measured from outside (the cgroup v1 memory controller)."""
+    return (CGROUP_ROOT / "memory" / "cgroup.procs").exists() and os.access(CGROUP_ROOT / "memory", os.W_OK)
+
+
+class MemoryMeter:
+    """The memory of a slot's processes as the kernel's memory cgroup counts it (v1): the grader
+    reads it, the student's code cannot change it. ``available`` is False without the controller."""
+
+    def __init__(self, slot: int):
+        self.folder = CGROUP_ROOT / "memory" / CGROUP_NAME / f"slot{slot}"
+
+    @property
+    def available(self) -> bool:
+        return (self.folder / "memory.max_usage_in_bytes").exists()
+
+    def _read(self, name: str) -> int | None:
+        try:
+            return int((self.folder / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def usage(self) -> int | None:
+        return self._read("memory.usage_in_bytes")
+
+    def reset_peak(self) -> None:
+        try:
+            (self.folder / "memory.max_usage_in_bytes").write_text("0")
+        except OSError:
+            pass
+
+    def peak(self) -> int | None:
+        return self._read("memory.max_usage_in_bytes")
+
+    def limit_hits(self) -> int | None:
+        return self._read("memory.failcnt")
+
+    def drop_cache(self) -> None:
+        """Reclaim the slot's page cache (files read, libraries imported); without swap, what the
+        processes hold themselves (their arrays, tmpfs files, shared memory) stays and counts."""
+        try:
+            (self.folder / "memory.force_empty").write_text("0")
+        except OSError:
+            pass

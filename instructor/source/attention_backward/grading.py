@@ -38,17 +38,23 @@ def grads(Q, K, V, dout, causal):
 
 TESTS = {
     "test_attention_weights_shape": dict(kind="shape", call="attention_weights(Q, K, causal)",
-                                         cases=sequences, expected=P_of),
+                                         cases=sequences, expected=P_of, noun="weight matrix P"),
     "test_attention_weights_values": dict(call="attention_weights(Q, K, causal)", cases=sequences,
-                                          expected=P_of),
-    "test_softmax_rows_backward_shape": dict(kind="shape", call="softmax_rows_backward(P, dP)",
+                                          expected=P_of, noun="weight matrix P"),
+    "test_softmax_rows_backward_shape": dict(kind="shape", call="softmax_rows_backward(P, dP)", noun="gradient",
                                              cases=weights, expected=attention.row_softmax_backward),
     "test_softmax_rows_backward_values": dict(
-        call="softmax_rows_backward(P, dP)", cases=weights, expected=attention.row_softmax_backward,
-        mistakes=lambda P, dP: {"minus_p_p_transpose_forgotten": P * dP,
-                                "row_sum_not_weighted_by_P": P * (dP - np.sum(dP, axis=1, keepdims=True))}),
+        call="softmax_rows_backward(P, dP)", cases=weights, expected=attention.row_softmax_backward, noun="gradient",
+        mistakes=lambda P, dP: {
+            "minus_p_p_transpose_forgotten": (
+                P * dP, "your gradient equals P * dP: the Jacobian of a softmax row is diag(p) - p p^T, and "
+                        "the - p p^T part (the row sum) is missing"),
+            "row_sum_not_weighted_by_P": (
+                P * (dP - np.sum(dP, axis=1, keepdims=True)),
+                "your gradient subtracts the plain row sum of dP: the sum must be weighted by P, "
+                "P * (dP - sum(P * dP) over each row)")}),
     "test_attention_backward_shapes": dict(kind="shape", call="attention_backward(dout, Q, K, V, causal)",
-                                           cases=sequences, expected=grads),
+                                           cases=sequences, expected=grads, noun="gradient"),
     "test_attention_backward_values": dict(call="attention_backward(dout, Q, K, V, causal)",
-                                           cases=sequences, expected=grads),
+                                           cases=sequences, expected=grads, noun="gradient"),
 }

@@ -24,7 +24,9 @@ def grads(X, gamma, dout, eps):
 
 
 def gamma_mistakes(X, gamma, dout, eps):
-    return {"upstream_gradient_left_out": x_hat(X, eps).sum(axis=1, keepdims=True)}
+    return {"upstream_gradient_left_out": (
+        x_hat(X, eps).sum(axis=1, keepdims=True),
+        "your gradient equals the row sums of X_hat: the upstream gradient dout is missing (sum dout * X_hat)")}
 
 
 def x_mistakes(X, gamma, dout, eps):
@@ -35,22 +37,30 @@ def x_mistakes(X, gamma, dout, eps):
     C = X - X.mean(axis=1, keepdims=True)
     dvar = -0.5 * r**3 * np.sum(G * C, axis=1, keepdims=True)
     dmu = -r * G.sum(axis=1, keepdims=True)
-    return {"mu_and_sigma_treated_as_constants": r * G,
-            "sigma_dependence_forgotten": r * (G - G.mean(axis=1, keepdims=True)),
-            "bessel_correction_in_the_backward": r * G + dmu / B + 2 / (B - 1) * dvar * C,
-            "gamma_left_out": r * (dout - dout.mean(axis=1, keepdims=True)
-                                   - Xh * np.mean(dout * Xh, axis=1, keepdims=True))}
+    return {"mu_and_sigma_treated_as_constants": (
+                r * G, "your gradient treats the batch mean and variance as constants: they depend on X "
+                       "too, which adds two terms"),
+            "sigma_dependence_forgotten": (
+                r * (G - G.mean(axis=1, keepdims=True)),
+                "your gradient has the mean's term but not the variance's: sigma depends on X too"),
+            "bessel_correction_in_the_backward": (
+                r * G + dmu / B + 2 / (B - 1) * dvar * C,
+                "your gradient uses 1/(B - 1) for the variance: training-mode batch normalisation divides by B"),
+            "gamma_left_out": (
+                r * (dout - dout.mean(axis=1, keepdims=True) - Xh * np.mean(dout * Xh, axis=1, keepdims=True)),
+                "your gradient is right but for the factor gamma: dE/dX_hat = gamma * dout")}
 
 
 TESTS = {
-    "test_normalise_shape": dict(kind="shape", call="normalise(X, eps)", cases=batches, expected=x_hat),
-    "test_normalise_values": dict(call="normalise(X, eps)", cases=batches, expected=x_hat),
+    "test_normalise_shape": dict(kind="shape", call="normalise(X, eps)", cases=batches, expected=x_hat,
+                                 noun="X_hat"),
+    "test_normalise_values": dict(call="normalise(X, eps)", cases=batches, expected=x_hat, noun="X_hat"),
     "test_grad_gamma_shape": dict(kind="shape", call="grad_gamma(dout, X, eps)", cases=batches,
-                                  expected=lambda **c: grads(**c)[1]),
-    "test_grad_gamma_values": dict(call="grad_gamma(dout, X, eps)", cases=batches,
+                                  expected=lambda **c: grads(**c)[1], noun="gradient"),
+    "test_grad_gamma_values": dict(call="grad_gamma(dout, X, eps)", cases=batches, noun="gradient",
                                    expected=lambda **c: grads(**c)[1], mistakes=gamma_mistakes),
     "test_grad_X_shape": dict(kind="shape", call="grad_X(dout, X, gamma, eps)", cases=batches,
-                              expected=lambda **c: grads(**c)[0]),
-    "test_grad_X_values": dict(call="grad_X(dout, X, gamma, eps)", cases=batches,
+                              expected=lambda **c: grads(**c)[0], noun="gradient"),
+    "test_grad_X_values": dict(call="grad_X(dout, X, gamma, eps)", cases=batches, noun="gradient",
                                expected=lambda **c: grads(**c)[0], mistakes=x_mistakes),
 }

@@ -39,26 +39,30 @@ def x_mistakes(X, K, b, dout, stride, padding):
         rows, cols = slice(u * stride, u * stride + k), slice(v * stride, v * stride + k)
         assigned[:, :, rows, cols] = np.einsum("nf,fcij->ncij", dout[:, :, u, v], K)
     crop = (slice(None), slice(None), slice(padding, padding + X.shape[2]), slice(padding, padding + X.shape[3]))
-    wrong = {"windows_assigned_instead_of_added": assigned[crop]}
+    wrong = {"windows_assigned_instead_of_added": (
+        assigned[crop], "your gradient assigns each window's contribution (=) where overlapping windows must "
+                        "add up (+=)")}
     if stride == 1:
         unflipped = conv2d.forward(dout, K.transpose(1, 0, 2, 3), np.zeros(K.shape[1]),
                                    padding=k - 1 - padding)[0]
         if unflipped.shape == X.shape:
-            wrong["kernel_not_flipped"] = unflipped
+            wrong["kernel_not_flipped"] = (
+                unflipped, "your gradient convolves dout with the kernel as it is: dE/dX needs the kernel "
+                           "flipped (rotated by 180 degrees), a full convolution of dout")
     return wrong
 
 
 TESTS = {
     "test_conv2d_forward_shape": dict(kind="shape", call="conv2d_forward(X, K, b, stride, padding)",
-                                      cases=layers, expected=forward),
+                                      cases=layers, expected=forward, noun="output Y"),
     "test_conv2d_forward_values": dict(call="conv2d_forward(X, K, b, stride, padding)",
-                                       cases=layers, expected=forward),
+                                       cases=layers, expected=forward, noun="output Y"),
     "test_grad_K_shape": dict(kind="shape", call="grad_K(dout, X, K, stride, padding)", cases=layers,
-                              expected=lambda **c: grads(**c)[1]),
+                              expected=lambda **c: grads(**c)[1], noun="gradient"),
     "test_grad_K_values": dict(call="grad_K(dout, X, K, stride, padding)", cases=layers,
-                               expected=lambda **c: grads(**c)[1]),
+                               expected=lambda **c: grads(**c)[1], noun="gradient"),
     "test_grad_X_shape": dict(kind="shape", call="grad_X(dout, X, K, stride, padding)", cases=layers,
-                              expected=lambda **c: grads(**c)[0]),
-    "test_grad_X_values": dict(call="grad_X(dout, X, K, stride, padding)", cases=layers,
+                              expected=lambda **c: grads(**c)[0], noun="gradient"),
+    "test_grad_X_values": dict(call="grad_X(dout, X, K, stride, padding)", cases=layers, noun="gradient",
                                expected=lambda **c: grads(**c)[0], mistakes=x_mistakes),
 }

@@ -31,6 +31,12 @@ def delta(V2, Y):
     return (softmax(V2) - Y) / V2.shape[1]
 
 
+def delta_mistakes(V2, Y):
+    """Delta_2 without the mean over the batch."""
+    return {"batch_mean_forgotten": (softmax(V2) - Y,
+                                     "your Delta_2 equals P - Y: the 1/B of the batch mean is missing")}
+
+
 def gradients(params, X, Y):
     net = MLP([X.shape[0], params["W1"].shape[0], params["W2"].shape[0]], hidden="sigmoid",
               output="softmax", loss="cross_entropy")
@@ -38,8 +44,12 @@ def gradients(params, X, Y):
 
 
 TESTS = {
-    "test_output_delta_shape": dict(kind="shape", call="output_delta(V2, Y)", cases=logits, expected=delta),
-    "test_output_delta_values": dict(call="output_delta(V2, Y)", cases=logits, expected=delta),
-    "test_backward_shapes": dict(kind="shape", call="backward(params, X, Y)", cases=batches, expected=gradients),
-    "test_backward_values": dict(call="backward(params, X, Y)", cases=batches, expected=gradients),
+    "test_output_delta_shape": dict(kind="shape", call="output_delta(V2, Y)", cases=logits, expected=delta,
+                                    noun="Delta_2"),
+    "test_output_delta_values": dict(call="output_delta(V2, Y)", cases=logits, expected=delta, noun="Delta_2",
+                                     mistakes=delta_mistakes),
+    "test_backward_shapes": dict(kind="shape", call="backward(params, X, Y)", cases=batches, expected=gradients,
+                                 noun="gradient"),
+    "test_backward_values": dict(call="backward(params, X, Y)", cases=batches, expected=gradients,
+                                 noun="gradient"),
 }

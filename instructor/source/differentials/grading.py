@@ -37,16 +37,41 @@ def grad_x_numerical(W, x, y):
     return numerical_gradient(lambda x_: E(W, x_, y), x)
 
 
+def grad_x_mistakes(W, x, y):
+    """The wrong answers of a forgotten or misplaced sigma'(v) = s - s*s."""
+    f = forward(W, x, y)
+    return {"missing_activation_derivative": (
+                W.T @ (f.s - f.y),
+                "your gradient equals W^T (s - y): the factor sigma'(v) = s - s*s of the activation is missing "
+                "(the chain rule passes through s = sigma(v): multiply s - y entrywise by s - s*s)"),
+            "sigma_instead_of_sigma_prime": (
+                W.T @ (f.s * (f.s - f.y)),
+                "your gradient equals W^T (s * (s - y)): you multiplied by sigma(v) = s where its derivative "
+                "sigma'(v) = s - s*s belongs")}
+
+
+def dE_mistakes(W, x, y, dWs):
+    """G : dW with the gradient of a forgotten sigma'(v)."""
+    f = forward(W, x, y)
+    G = (f.s - f.y) @ x.T
+    return {"missing_activation_derivative": (
+        np.array([np.sum(G * d) for d in dWs]),
+        "your changes equal (s - y) x^T : dW: the factor sigma'(v) = s - s*s is missing from G")}
+
+
 TESTS = {
-    "test_grad_W_shape": dict(kind="shape", call="grad_W(W, x, y)", cases=networks,
+    "test_grad_W_shape": dict(kind="shape", call="grad_W(W, x, y)", cases=networks, noun="gradient",
                               expected=lambda W, x, y: differential.grad_W(W, x, y)),
-    "test_grad_W_values": dict(call="grad_W(W, x, y)", cases=networks,
+    "test_grad_W_values": dict(call="grad_W(W, x, y)", cases=networks, noun="gradient",
                                mistakes=lambda W, x, y: seed_mistakes(W, x, y),
                                expected=lambda W, x, y: differential.grad_W(W, x, y)),
-    "test_dE_scalar": dict(kind="scalar", call="dE(W, x, y, dW)", cases=one_direction,
+    "test_dE_scalar": dict(kind="scalar", call="dE(W, x, y, dW)", cases=one_direction, noun="change dE",
                            expected=lambda W, x, y, dW: differential.dE(W, x, y, dW)),
-    "test_dE_values": dict(call="[dE(W, x, y, dW) for dW in dWs]", cases=directions,
+    "test_dE_values": dict(call="[dE(W, x, y, dW) for dW in dWs]", cases=directions, noun="list of changes",
+                           mistakes=dE_mistakes,
                            expected=lambda W, x, y, dWs: np.array([differential.dE(W, x, y, d) for d in dWs])),
-    "test_grad_x_shape": dict(kind="shape", call="grad_x(W, x, y)", cases=networks, expected=grad_x),
-    "test_grad_x_values": dict(call="grad_x(W, x, y)", cases=networks, expected=grad_x),
+    "test_grad_x_shape": dict(kind="shape", call="grad_x(W, x, y)", cases=networks, expected=grad_x,
+                              noun="gradient"),
+    "test_grad_x_values": dict(call="grad_x(W, x, y)", cases=networks, expected=grad_x, noun="gradient",
+                               mistakes=grad_x_mistakes),
 }

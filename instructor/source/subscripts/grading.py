@@ -34,13 +34,14 @@ ALL_ENTRIES = "[[dE_dw(W, x, y, i, j) for j in range(W.shape[1])] for i in range
 
 TESTS = {
     "test_dE_dw_scalar": dict(
-        kind="scalar", call="dE_dw(W, x, y, i, j)", cases=entries,
+        kind="scalar", call="dE_dw(W, x, y, i, j)", cases=entries, noun="partial derivative",
         expected=lambda W, x, y, i, j: subscript.grad_W(W, x, y)[i, j]),
     "test_dE_dw_values": dict(
-        call=ALL_ENTRIES, cases=networks, expected=grad,
+        call=ALL_ENTRIES, cases=networks, expected=grad, noun="gradient",
         mistakes=lambda W, x, y: seed_mistakes(W, x, y)),
-    "test_grad_W_shape": dict(kind="shape", call="grad_W(W, x, y)", cases=networks, expected=grad),
+    "test_grad_W_shape": dict(kind="shape", call="grad_W(W, x, y)", cases=networks, expected=grad,
+                              noun="gradient"),
     "test_grad_W_values": dict(
-        call="grad_W(W, x, y)", cases=networks, expected=grad,
+        call="grad_W(W, x, y)", cases=networks, expected=grad, noun="gradient",
         mistakes=lambda W, x, y: seed_mistakes(W, x, y)),
 }
