@@ -237,3 +237,211 @@ def test_a_roster_without_a_student_column_or_with_a_duplicate_is_refused(tmp_pa
                                str(roster), "--out", str(tmp_path / "out"), "--gradebook",
                                str(tmp_path / "gb.sqlite")], capture_output=True, text=True)
         assert proc.returncode == 1 and said in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------------------- similarity
+HONEST = {   # six students' own ways to answer subscripts (the notebook as written: sigma)
+    "ana": None,                                          # the solution as written
+    "ben": '''def dE_dw(W, x, y, i, j):
+    v = W @ x
+    s = 1 / (1 + np.exp(-v))
+    return float((s[i, 0] - y[i, 0]) * s[i, 0] * (1 - s[i, 0]) * x[j, 0])
+---
+def grad_W(W, x, y):
+    s = 1 / (1 + np.exp(-(W @ x)))
+    delta = (s - y) * s * (1 - s)
+    return delta @ x.T''',
+    "cem": '''def dE_dw(W, x, y, i, j):
+    return grad_W(W, x, y)[i, j].item()
+---
+def grad_W(W, x, y):
+    out = 1.0 / (1.0 + np.exp(-np.einsum("ij,jk->ik", W, x)))
+    return np.einsum("i,j->ij", ((out - y) * (out - out**2))[:, 0], x[:, 0])''',
+    "dua": '''import math
+def dE_dw(W, x, y, i, j):
+    vi = sum(W[i, q] * x[q, 0] for q in range(W.shape[1]))
+    si = 1.0 / (1.0 + math.exp(-vi))
+    return (si - y[i, 0]) * si * (1.0 - si) * x[j, 0]
+---
+def grad_W(W, x, y):
+    rows, cols = W.shape
+    return np.array([[dE_dw(W, x, y, r, c) for c in range(cols)] for r in range(rows)])''',
+    "eli": '''def sig(t):
+    return 1 / (1 + np.exp(-t))
+
+def dE_dw(W, x, y, i, j):
+    G = grad_W(W, x, y)
+    return float(G[i][j])
+---
+def grad_W(W, x, y):
+    a = sig(W.dot(x)).ravel()
+    err = a - y.ravel()
+    return np.outer(err * a * (1 - a), x.ravel())''',
+    "fay": '''def dE_dw(W, x, y, i, j):
+    v = (W @ x)[:, 0]
+    s = np.exp(v) / (1 + np.exp(v))
+    dsdv = np.exp(-v) / (1 + np.exp(-v)) ** 2
+    terms = [(s[k] - y[k, 0]) * dsdv[k] * (x[j, 0] if k == i else 0.0) for k in range(len(v))]
+    return float(np.sum(terms))
+---
+def grad_W(W, x, y):
+    G = np.empty(W.shape)
+    for (i, j), _ in np.ndenumerate(W):
+        G[i, j] = dE_dw(W, x, y, i, j)
+    return G''',
+}
+# a copy of ben's answers with other names, other comments and other spacing
+COPY = '''def dE_dw(W, x, y, i, j):
+    pre = W @ x                       # the pre-activation
+    out = 1 / (1 + np.exp(-pre))
+    return float((out[i, 0] - y[i, 0]) * out[i, 0] * (1 - out[i, 0]) * x[j, 0])
+---
+def grad_W(W, x, y):
+    # my own derivation
+    out = 1 / (1 + np.exp(-(W @ x)))
+    d = (out - y) * out * (1 - out)
+    return d @ x.T'''
+
+
+def _with_answers(nb, text: str | None):
+    nb = nbformat.from_dict(nb)
+    if text is None:
+        return nb
+    cells = [c for c in nb.cells if notebook.meta(c).get("solution")]
+    for cell, body in zip(cells, text.split("---\n")):
+        cell.source = body
+    return nb
+
+
+def test_a_planted_copy_pair_heads_similarity_csv(tmp_path):
+    from grading import similarity
+    source_nb = _notebook("subscripts", "sigmoid")
+    class_ = {**HONEST, "gus": COPY}
+    nbs = {s: _with_answers(source_nb, t) for s, t in class_.items()}
+    for s, nb in nbs.items():                   # every answer is right
+        assert all(_verdicts(spec.load(SOURCE / "subscripts"), _functions(nb)).values()), s
+    code = {s: similarity.own_code(nb, source_nb) for s, nb in nbs.items()}
+    data = {"subscripts": {"code": code, "skeleton": similarity._skeleton(SOURCE / "subscripts", "subscripts.ipynb")}}
+    rows = similarity.write(data, [], tmp_path / "similarity.csv")
+    table = list(csv.reader(open(tmp_path / "similarity.csv")))
+    assert table[0] == ["assignment", "student_a", "student_b", "similarity", "reason"]
+    assert table[1][:3] == ["subscripts", "ben", "gus"] and float(table[1][3]) >= similarity.THRESHOLD, table
+    assert "copydetect" in table[1][4]
+    pairs = similarity.code_pairs(code, data["subscripts"]["skeleton"])
+    honest = {p: v for p, v in pairs.items() if "gus" not in p}
+    assert max(honest.values()) < pairs["ben", "gus"], sorted(pairs.items(), key=lambda kv: -kv[1])[:4]
+    assert rows == table[1:]
+
+
+# ------------------------------------------------------------------------------- end to end, sandboxed
+SECRET = "a test course secret"
+
+
+def _cover() -> list[str]:
+    """Students whose variants together cover every variant of every assignment with variants."""
+    todo = {(a, v) for a in MULTI for v in variants.names(SOURCE / a)}
+    chosen = []
+    for k in range(200):
+        name = f"s{k:03d}"
+        got = {(a, variants.draw(SECRET, name, a, variants.names(SOURCE / a))) for a in MULTI}
+        if got & todo:
+            chosen.append(name)
+            todo -= got
+        if not todo:
+            return chosen
+    raise AssertionError(f"no cover found for {todo}")
+
+
+def _tool(*args) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def roster_class(tmp_path_factory):
+    """A class released with --roster: keys for students covering every variant, a blank, and a
+    student who handed in someone else's key (a different variant) for every assignment."""
+    import shutil
+    tmp = tmp_path_factory.mktemp("variants")
+    cover = _cover()
+    mine = {a: variants.draw(SECRET, "swapper", a, variants.names(SOURCE / a)) for a in MULTI}
+    roster = tmp / "roster.csv"
+    roster.write_text("student,name,lms_id\n" + "".join(f"{s},Student {s},{k}\n" for k, s in
+                                                         enumerate(cover + ["blank", "swapper"])))
+    out = tmp / "autograded"
+    release = ROOT / "tools" / "release.py"
+    _tool(release, *MULTI, "--roster", roster, "--solutions", "--out", tmp / "keys", "--gradebook",
+          out / "gradebook.sqlite", "--secret", SECRET)
+    _tool(release, *MULTI, "--roster", roster, "--out", tmp / "students", "--gradebook", out / "gradebook.sqlite")
+    subs = tmp / "submissions"
+    for s in cover:
+        shutil.copytree(tmp / "keys" / s, subs / s, ignore=shutil.ignore_patterns("selfcheck"))
+    shutil.copytree(tmp / "students" / "blank", subs / "blank", ignore=shutil.ignore_patterns("selfcheck"))
+    fitted = {}
+    for a in MULTI:       # the swapper hands in the key of a student with another variant
+        donor = next(s for s in cover if variants.draw(SECRET, s, a, variants.names(SOURCE / a)) != mine[a])
+        fitted[a] = variants.draw(SECRET, donor, a, variants.names(SOURCE / a))
+        (subs / "swapper" / a).mkdir(parents=True)
+        shutil.copyfile(tmp / "keys" / donor / a / f"{a}.ipynb", subs / "swapper" / a / f"{a}.ipynb")
+    proc = _tool(ROOT / "tools" / "autograde.py", subs, "--out", out, "--jobs", "2", "--no-progress")
+    feedback = {p.stem: json.loads(p.read_text()) for p in (out / "feedback").glob("*.json")}
+    return {"tmp": tmp, "out": out, "cover": cover, "mine": mine, "fitted": fitted, "feedback": feedback,
+            "stdout": proc.stdout}
+
+
+def _nb(roster_class, student: str, a: str) -> dict:
+    return next(n for n in roster_class["feedback"][student]["notebooks"] if n["assignment"] == a)
+
+
+def test_roster_release_writes_one_version_per_student_and_keeps_the_roster_columns(roster_class):
+    tmp = roster_class["tmp"]
+    rows = list(csv.DictReader(open(tmp / "students" / "roster.csv")))
+    assert list(rows[0])[:3] == ["student", "name", "lms_id"] and rows[0]["name"] == f"Student {rows[0]['student']}"
+    for row in rows:
+        for a in MULTI:
+            v = variants.draw(SECRET, row["student"], a, variants.names(SOURCE / a))
+            assert row[a] == v
+            student = nbformat.read(tmp / "students" / row["student"] / a / f"{a}.ipynb", as_version=4)
+            key = nbformat.read(tmp / "keys" / row["student"] / a / f"{a}.ipynb", as_version=4)
+            assert student.metadata["backprop_variant"]["name"] == v
+            assert "### BEGIN SOLUTION" in json.dumps(key) and "### BEGIN SOLUTION" not in json.dumps(student)
+            assert (tmp / "students" / row["student"] / a / "selfcheck" / "data.json").read_bytes() == \
+                selfcheck.files(SOURCE / a, v)["selfcheck/data.json"]
+    assert len({r[a] for r in rows}) >= 2
+
+
+def test_every_key_scores_full_marks_graded_as_its_student(roster_class):
+    seen = set()
+    for s in roster_class["cover"]:
+        for a in MULTI:
+            nb = _nb(roster_class, s, a)
+            assert nb["score"] == nb["max_score"] > 0, (s, a, nb["questions"])
+            v = variants.draw(SECRET, s, a, variants.names(SOURCE / a))
+            assert nb["variant"] == v and any(f"variant '{v}'" in n for n in nb["notes"])
+            seen.add((a, v))
+    assert seen == {(a, v) for a in MULTI for v in variants.names(SOURCE / a)}
+
+
+def test_a_blank_scores_zero(roster_class):
+    for a in MULTI:
+        nb = _nb(roster_class, "blank", a)
+        assert nb["score"] == 0 < nb["max_score"], nb["questions"]
+
+
+def test_a_swapped_key_loses_its_value_points_and_is_named_with_the_pair(roster_class):
+    table = list(csv.DictReader(open(roster_class["out"] / "similarity.csv")))
+    for a in MULTI:
+        nb = _nb(roster_class, "swapper", a)
+        lost = [q for q in nb["questions"] if q["points"] == 0]
+        assert lost and all(q["points"] == q["max_points"] for q in nb["questions"] if "shape" in q["grade_id"])
+        assert nb["fits_variant"] == roster_class["fitted"][a]
+        assert any(f"variant '{roster_class['fitted'][a]}'" in n and "not for yours" in n for n in nb["notes"])
+        assert all("another version" in q["message"] for q in lost if "values" in q["grade_id"])
+        holders = {s for s in roster_class["cover"]
+                   if variants.draw(SECRET, s, a, variants.names(SOURCE / a)) == roster_class["fitted"][a]}
+        listed = {r["student_a"] if r["student_b"] == "swapper" else r["student_b"] for r in table
+                  if r["assignment"] == a and "swapper" in (r["student_a"], r["student_b"])
+                  and "swapper's answers are right for" in r["reason"]}
+        assert listed == holders, (a, listed, holders)
+    assert "similarity.csv" in roster_class["stdout"]

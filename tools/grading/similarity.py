@@ -10,8 +10,9 @@ similarity, reason``, the most similar first):
   the larger of the two shares of a pair's code found in the other's (copydetect's
   per-file similarity); a pair at or above THRESHOLD is listed.
 * **another's variant**: a submission whose answers were right for another variant and wrong for
-  its own (worker.fits_other) is paired with every student who has that variant; the row says so
-  (its similarity is the pair's code similarity, however low).
+  its own (worker.fits_other) is paired with every student who has that variant and answered
+  right what it got wrong (a possible source); the row says so (its similarity is the pair's code
+  similarity, however low).
 
 A row is a reason to look, not a verdict: short answers to the same question are alike by
 nature, and two students may share a variant by chance (book/instructor_guide.md).
@@ -91,13 +92,22 @@ def code_pairs(code: dict[str, str], skeleton: str) -> dict[tuple[str, str], flo
 
 
 def variant_pairs(rows: list[dict]) -> list[tuple[str, str, str, str]]:
-    """(assignment, copier, other, variant): a submission that fits ``variant``, with each student who has it."""
-    has = {}
+    """(assignment, copier, other, variant): a submission that fits ``variant``, with each student who
+    has that variant and whose answers passed the tests the copier's failed (a possible source)."""
+    has: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("variant"):
-            has.setdefault((r["assignment"], r["variant"]), set()).add(r["student"])
-    return [(r["assignment"], r["student"], other, r["fits_variant"]) for r in rows if r.get("fits_variant")
-            for other in sorted(has.get((r["assignment"], r["fits_variant"]), set()) - {r["student"]})]
+            has.setdefault((r["assignment"], r["variant"]), []).append(r)
+    out = []
+    for r in rows:
+        if not r.get("fits_variant"):
+            continue
+        failed = {q["grade_id"] for q in r["questions"] if q["status"] == "failed"}
+        for other in has.get((r["assignment"], r["fits_variant"]), []):
+            passed = {q["grade_id"] for q in other["questions"] if q["status"] == "passed"}
+            if other["student"] != r["student"] and failed <= passed:
+                out.append((r["assignment"], r["student"], other["student"], r["fits_variant"]))
+    return sorted(set(out))
 
 
 def table(answers_: dict[str, dict], rows: list[dict]) -> list[list]:
