@@ -181,7 +181,6 @@ def test_another_variants_key_loses_the_value_points_that_differ(a):
             differ = [gid for gid, t in checks.tests.items() if t.kind != "shape" and _differs(t, a, w)]
             assert differ, (a, v, w)
             assert not any(passed[g] for g in differ), (a, v, w, passed)
-            assert all(passed[g] for g, t in checks.tests.items() if t.kind == "shape"), (a, v, w, passed)
 
 
 def _differs(test: spec.Test, a: str, other: str) -> bool:
