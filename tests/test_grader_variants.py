@@ -76,11 +76,19 @@ def _answers(test: spec.Test, cases: list[dict], functions: dict) -> list[dict]:
     return out
 
 
+def _cases(test: spec.Test, seed: int = SEED) -> list[dict]:
+    """The fresh cases of a test; for a memory test the self-check's small ones (the grader's are
+    MBs: their memory is measured in test_grader_adversarial.py)."""
+    if test.peak_memory is not None and test.examples is not None:
+        return [spec.quantize(c) for c in test.examples(spec.rng_for(seed, test.grade_id))]
+    return spec.cases(test, seed)
+
+
 def _verdicts(checks: spec.Spec, functions: dict, seed: int = SEED) -> dict[str, bool]:
     """{grade_id: passed on every fresh case} as the grader judges (memory not measured here)."""
     out = {}
     for gid, test in checks.tests.items():
-        cases = spec.cases(test, seed)[:1] if test.peak_memory else spec.cases(test, seed)
+        cases = _cases(test, seed)
         test = test if test.peak_memory is None else spec.Test(**{**test.__dict__, "peak_memory": None})
         out[gid] = all(verdicts.judge(test, c, r)[0] for c, r in zip(cases, _answers(test, cases, functions)))
     return out
@@ -156,7 +164,7 @@ def test_each_variants_typical_mistakes_are_named(a, v):
     checks = variants.checks(SOURCE / a, v)
     named, declared = set(), set()
     for gid, test in checks.tests.items():
-        for case in spec.cases(test, SEED) if test.mistakes else []:
+        for case in _cases(test) if test.mistakes else []:
             for kind, m in test.mistakes(**case).items():
                 wrong, words = m if isinstance(m, tuple) else (m, None)
                 declared.add((gid, kind))
@@ -186,7 +194,7 @@ def test_another_variants_key_loses_the_value_points_that_differ(a):
 def _differs(test: spec.Test, a: str, other: str) -> bool:
     """True when ``other``'s reference gives other numbers than ``test``'s on its fresh cases."""
     theirs = variants.checks(SOURCE / a, other).tests[test.grade_id]
-    for case in spec.cases(test, SEED)[:2]:
+    for case in _cases(test)[:2]:
         mine = test.expected(**case)
         try:
             alt = theirs.expected(**case)
