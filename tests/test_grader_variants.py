@@ -349,18 +349,19 @@ SECRET = "a test course secret"
 
 
 def _cover() -> list[str]:
-    """Students whose variants together cover every variant of every assignment with variants."""
-    todo = {(a, v) for a in MULTI for v in variants.names(SOURCE / a)}
-    chosen = []
-    for k in range(200):
-        name = f"s{k:03d}"
-        got = {(a, variants.draw(SECRET, name, a, variants.names(SOURCE / a))) for a in MULTI}
-        if got & todo:
-            chosen.append(name)
-            todo -= got
-        if not todo:
-            return chosen
-    raise AssertionError(f"no cover found for {todo}")
+    """Three students whose variants are all different in every assignment (each has three):
+    together they cover every variant of every assignment."""
+    choices = [variants.names(SOURCE / a) for a in MULTI]
+    by_vector = {}
+    for k in range(30000):
+        name = f"s{k:05d}"
+        by_vector.setdefault(tuple(variants.draw(SECRET, name, a, cs) for a, cs in zip(MULTI, choices)), name)
+    for first, second in ((x, y) for x in list(by_vector)[:50] for y in by_vector):
+        if all(a != b for a, b in zip(first, second)):
+            third = tuple(next(c for c in cs if c not in (a, b)) for cs, a, b in zip(choices, first, second))
+            if third in by_vector:
+                return [by_vector[first], by_vector[second], by_vector[third]]
+    raise AssertionError("no three students cover every variant (is there an assignment with more than three?)")
 
 
 def _tool(*args) -> subprocess.CompletedProcess:
