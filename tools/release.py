@@ -211,17 +211,22 @@ def student_version(nb, name: str = "notebook"):
     return nb
 
 
+def check_sources(source: Path, found: dict[str, list[Path]]) -> None:
+    """ReleaseError listing every problem of the notebooks and their grading.py files."""
+    problems = [p for paths in found.values() for path in paths for p in validate(path)]
+    if not problems:
+        problems = [p for name, paths in found.items() for p in validate_checks(source / name, paths)]
+    if problems:
+        raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+
+
 def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None) -> list[Path]:
     """Validate every notebook, then write the release; returns the files written."""
     source, out = Path(source).resolve(), Path(out).resolve()
     if out == source or source in out.parents or out in source.parents:
         raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
     found = notebooks(source, assignments)
-    problems = [p for paths in found.values() for path in paths for p in validate(path)]
-    if not problems:
-        problems = [p for name, paths in found.items() for p in validate_checks(source / name, paths)]
-    if problems:
-        raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+    check_sources(source, found)
     from grading import selfcheck
     for name in found:
         selfcheck.write(source / name)     # the students' check, from grading.py (only when stale)
@@ -298,10 +303,11 @@ def class_variants(source: Path, names: list[str], gradebook: Path, secret: str 
         book.close()
 
 
-def _variant_notebooks(source: Path, found: dict, lists: dict) -> dict:
-    """{(assignment, variant): [(path, rendered instructor notebook)]}, every variant checked first."""
-    from grading import variants
-    rendered, problems = {}, []
+def _variant_notebooks(source: Path, found: dict, lists: dict) -> tuple[dict, dict]:
+    """({(assignment, variant): [(path, rendered instructor notebook)]}, {(assignment, variant):
+    self-check files}), every variant checked (and its self-check made) before anything is written."""
+    from grading import selfcheck, variants
+    rendered, check_files, problems = {}, {}, []
     for name, paths in found.items():
         for vname in lists[name]:
             v = variants.get(source / name, vname)
@@ -309,11 +315,12 @@ def _variant_notebooks(source: Path, found: dict, lists: dict) -> dict:
                 variants.checks(source / name, vname)
                 rendered[name, vname] = [(p, variants.render(nbformat.read(p, as_version=4), v, _rel(p)))
                                          for p in paths]
+                check_files[name, vname] = selfcheck.files(source / name, vname)
             except variants.spec.SpecError as err:
                 problems.append(str(err))
     if problems:
         raise ReleaseError("the variants do not fit their notebooks; nothing was written:\n  " + "\n  ".join(problems))
-    return rendered
+    return rendered, check_files
 
 
 def release_roster(roster: Path, source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None,
@@ -321,25 +328,23 @@ def release_roster(roster: Path, source: Path = SOURCE, out: Path = OUT, assignm
     """OUT/<student>/<assignment>/<notebook>.ipynb (+ self-check) for every roster student, each
     written for the student's variant (with its solutions: the key); OUT/roster.csv lists them."""
     source, out = Path(source).resolve(), Path(out).resolve()
-    release(source, out / ".common", assignments)          # validates the sources (and their self-checks)
-    shutil.rmtree(out / ".common")
+    if out == source or source in out.parents or out in source.parents:
+        raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
     columns, rows = read_roster(Path(roster))
     found = notebooks(source, assignments)
+    check_sources(source, found)
     key, lists = class_variants(source, list(found), Path(gradebook or ROOT / "autograded" / "gradebook.sqlite"),
                                 secret)
-    rendered = _variant_notebooks(source, found, lists)
-    from grading import selfcheck, variants
-    checks_files = {}
+    rendered, check_files = _variant_notebooks(source, found, lists)
+    from grading import variants
     written = []
     for row in rows:
         row_out = {}
         for name in found:
             vname = variants.draw(key, row["key"], name, lists[name])
             row_out[name] = vname
-            if (name, vname) not in checks_files:
-                checks_files[name, vname] = selfcheck.files(source / name, vname)
-            target = out / row["folder"] / name
-            written += _write_version(source / name, target, rendered[name, vname], checks_files[name, vname],
+            target = out / row["folder"] / name     # the student's notebook and the self-check of their variant
+            written += _write_version(source / name, target, rendered[name, vname], check_files[name, vname],
                                       solutions)
         row.update(row_out)
     _write_roster(out / "roster.csv", columns + ["key", "folder"] + list(found), rows)
