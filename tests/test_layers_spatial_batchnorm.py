@@ -101,7 +101,7 @@ def test_float32_stays_float32():
 
 
 @pytest.mark.parametrize("args, error, match", [
-    (lambda X, g, b: (X[0], g, b), ValueError, r"X must be 4-D \(B, C, H, W\).*got shape \(3, 4, 5\)"),
+    (lambda X, g, b: (X[0], g, b), ValueError, r"X must be 4-D \(B, C, n_h, n_w\).*got shape \(3, 4, 5\)"),
     (lambda X, g, b: (X, g[:2], b), ValueError, r"gamma has shape \(2,\) but X of shape \(2, 3, 4, 5\) has C = 3.*\(3,\)"),
     (lambda X, g, b: (X, g, b[:, None]), ValueError, r"beta has shape \(3, 1\).*must have shape \(3,\)"),
     (lambda X, g, b: (X, g, b, 0.0), ValueError, "eps must be a finite positive number"),

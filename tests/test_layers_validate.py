@@ -94,7 +94,7 @@ def test_batchnorm_needs_two_examples():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (lambda: (X4[0], K4, b4), r"X must be 4-D \(B, C, H, W\).*got shape \(3, 6, 6\)"),
+    (lambda: (X4[0], K4, b4), r"X must be 4-D \(B, C, n_h, n_w\).*got shape \(3, 6, 6\)"),
     (lambda: (X4, K4[:, :2], b4), r"K has shape \(2, 2, 3, 3\) with 2 channels but X .* has 3.*\(2, 3, kh, kw\)"),
     (lambda: (X4, K4, b4[:, None]), r"b must be 1-D"),
     (lambda: (X4, K4, b4[:1]), r"b has shape \(1,\) but K has 2 kernels.*\(2,\)"),

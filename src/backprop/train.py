@@ -26,7 +26,8 @@ import numpy as np
 from ._checks import as_labels, as_pair, as_positive_int
 from .mlp import MLP
 
-__all__ = ["DIGITS_SETTINGS", "History", "one_hot", "accuracy", "sgd", "momentum_sgd", "load_digits_split"]
+__all__ = ["DIGITS_SETTINGS", "History", "one_hot", "accuracy", "sgd", "momentum_sgd", "momentum_step",
+           "load_digits_split"]
 
 #: Settings of the digits chapter (book/10_training_digits.ipynb), reused by benchmarks/run.py.
 #: ``seed`` seeds the weights, the shuffling and the stratified split; ``test_size`` is the held-out
@@ -116,7 +117,7 @@ def momentum_sgd(model, X, T, *, learning_rate: float, batch_size: int, epochs: 
     Raises ``FloatingPointError`` when the loss of an epoch is not finite.
     """
     X, T, B = model.examples(X, T)
-    _check_settings(learning_rate, momentum)
+    check_settings(learning_rate, momentum)
     batch_size, epochs = as_positive_int(batch_size, "batch_size"), as_positive_int(epochs, "epochs")
     rng = np.random.default_rng(seed)
     U = {k: np.zeros_like(P) for k, P in model.params.items()}        # velocities, shapes of the params
@@ -127,10 +128,7 @@ def momentum_sgd(model, X, T, *, learning_rate: float, batch_size: int, epochs: 
         for start in range(0, B, batch_size):
             b = order[start:start + batch_size]
             E, G = model.loss_and_gradients(*model.batch(X, T, b))
-            for k, P in model.params.items():
-                U[k] *= momentum
-                U[k] -= learning_rate * G[k]
-                P += U[k]                                              # in place: model.params changes
+            momentum_step(model.params, G, U, learning_rate, momentum)
             total += E * b.size
         if not np.isfinite(total):
             raise FloatingPointError(f"the loss became {total / B} in epoch {len(history.loss) + 1}; "
@@ -141,7 +139,20 @@ def momentum_sgd(model, X, T, *, learning_rate: float, batch_size: int, epochs: 
     return history
 
 
-def _check_settings(learning_rate, momentum) -> None:
+def momentum_step(params: dict[str, np.ndarray], G: dict[str, np.ndarray], U: dict[str, np.ndarray],
+                  learning_rate: float, momentum: float) -> None:
+    """One step for every parameter P, in place: U <- momentum U - learning_rate G, P <- P + U.
+
+    ``G[k]`` and the velocity ``U[k]`` have the shape of ``params[k]``; both dicts have its keys.
+    """
+    for k, P in params.items():
+        U[k] *= momentum
+        U[k] -= learning_rate * G[k]
+        P += U[k]                                              # in place: the model's params change
+
+
+def check_settings(learning_rate, momentum) -> None:
+    """ValueError unless learning_rate is a finite number > 0 and momentum a number in [0, 1)."""
     if not (isinstance(learning_rate, Real) and np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
     if not (isinstance(momentum, Real) and 0 <= momentum < 1):

@@ -8,11 +8,11 @@ with one gradient per positional input of ``forward``, in its order and of its s
   columns are examples, each row normalised over the batch (training mode);
 - :mod:`~backprop.layers.layernorm`: the same, each column normalised over its features;
 - :mod:`~backprop.layers.conv2d`: ``forward(X, K, b, stride=1, padding=0)``, batch-first
-  images X (B, C, H, W), K (F, C, kh, kw), b (F,); a cross-correlation;
+  images X (B, C, n_h, n_w), K (F, C, k_h, k_w), b (F,); a cross-correlation;
 - :mod:`~backprop.layers.maxpool2d`: ``forward(X, size, stride)``, windows may overlap;
 - :mod:`~backprop.layers.attention`: ``forward(Q, K, V, causal=False)``, rows are positions;
 - :mod:`~backprop.layers.spatial_batchnorm`: ``forward(X, gamma, beta, eps=1e-5)``, images
-  X (B, C, H, W), each channel normalised over (B, H, W), gamma and beta (C,);
+  X (B, C, n_h, n_w), each channel normalised over (B, n_h, n_w), gamma and beta (C,);
 - :mod:`~backprop.layers.dropout`: ``forward(X, p=0.5, rng=None, training=True)``, inverted
   dropout, the mask drawn from ``rng`` and kept in the cache;
 - :mod:`~backprop.layers.layernorm_rows`: ``forward(X, gamma, beta, eps=1e-5)``, X (..., d)

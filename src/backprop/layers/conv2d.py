@@ -1,11 +1,11 @@
 """2-D convolution layer (a cross-correlation, as in every deep-learning library).
 
-Images are batch-first: X (B, C, H, W), kernels K (F, C, kh, kw), bias b (F,), and
+Images are batch-first: X (B, C, n_h, n_w), kernels K (F, C, k_h, k_w), bias b (F,), and
 
     out[n, f, p, q] = b[f] + sum_{c, i, j} K[f, c, i, j] * Xp[n, c, p*sh + i, q*sw + j]
 
 where Xp is X with ``padding`` zeros on each side, exactly ``torch.nn.functional.conv2d``.
-out has shape (B, F, Ho, Wo), Ho = (H + 2 ph - kh) // sh + 1 (and Wo alike).
+out has shape (B, F, o_h, o_w), o_h = (n_h + 2 p_h - k_h) // s_h + 1 (and o_w alike).
 
 Forward gathers the windows (im2col, a strided view of Xp) and contracts them with K.
 Backward (the book's differential view), with dout = dE/d(out) of out's shape:
@@ -40,7 +40,7 @@ class ConvCache(NamedTuple):
 
 def windows(Xp: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
             out_hw: tuple[int, int]) -> np.ndarray:
-    """View (B, C, Ho, Wo, kh, kw) of the windows of Xp (B, C, Hp, Wp); no copy."""
+    """View (B, C, o_h, o_w, k_h, k_w) of the windows of Xp (B, C, Hp, Wp); no copy."""
     (kh, kw), (sh, sw), (Ho, Wo) = size, stride, out_hw
     view = sliding_window_view(Xp, (kh, kw), axis=(2, 3))
     return view[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]
@@ -55,9 +55,9 @@ def output_size(n: int, k: int, s: int, p: int, axis: str) -> int:
 
 
 def forward(X, K, b, stride=1, padding=0) -> tuple[np.ndarray, ConvCache]:
-    """out (B, F, Ho, Wo) of X (B, C, H, W), K (F, C, kh, kw), b (F,); stride, padding int or (h, w)."""
-    X = as_array(X, "X", 4, "(B, C, H, W): batch-first images")
-    K = as_array(K, "K", 4, "(F, C, kh, kw): F kernels over C channels")
+    """out (B, F, o_h, o_w) of X (B, C, n_h, n_w), K (F, C, k_h, k_w), b (F,); stride, padding int or (h, w)."""
+    X = as_array(X, "X", 4, "(B, C, n_h, n_w): batch-first images")
+    K = as_array(K, "K", 4, "(F, C, k_h, k_w): F kernels over C channels")
     b = as_float_array(b, "b", ndim=1)
     if K.shape[1] != X.shape[1]:
         raise ValueError(f"K has shape {K.shape} with {K.shape[1]} channels but X of shape "
@@ -70,14 +70,14 @@ def forward(X, K, b, stride=1, padding=0) -> tuple[np.ndarray, ConvCache]:
     Ho = output_size(X.shape[2], K.shape[2], sh, ph, "height")
     Wo = output_size(X.shape[3], K.shape[3], sw, pw, "width")
     Xp = np.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else X
-    cols = windows(Xp, K.shape[2:], (sh, sw), (Ho, Wo))           # (B, C, Ho, Wo, kh, kw)
+    cols = windows(Xp, K.shape[2:], (sh, sw), (Ho, Wo))           # (B, C, o_h, o_w, k_h, k_w)
     out = np.tensordot(cols, K, axes=([1, 4, 5], [1, 2, 3]))        # (B, Ho, Wo, F)
     out = out.transpose(0, 3, 1, 2) + b[:, None, None]
     return out, ConvCache(Xp, K, (sh, sw), (ph, pw), out.shape)
 
 
 def backward(dout, cache: ConvCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dX (B, C, H, W), dK (F, C, kh, kw), db (F,)) from dout = dE/d(out) (B, F, Ho, Wo)."""
+    """(dX (B, C, n_h, n_w), dK (F, C, k_h, k_w), db (F,)) from dout = dE/d(out) (B, F, o_h, o_w)."""
     check_cache(cache, ConvCache, "conv2d")
     dout = check_dout(dout, cache.out_shape)
     Xp, K, (sh, sw), (ph, pw) = cache.Xp, cache.K, cache.stride, cache.padding
@@ -85,7 +85,7 @@ def backward(dout, cache: ConvCache) -> tuple[np.ndarray, np.ndarray, np.ndarray
     kh, kw = K.shape[2:]
     db = dout.sum(axis=(0, 2, 3))
     dK = np.tensordot(dout, windows(Xp, (kh, kw), (sh, sw), (Ho, Wo)),
-                      axes=([0, 2, 3], [0, 2, 3]))                   # (F, C, kh, kw)
+                      axes=([0, 2, 3], [0, 2, 3]))                   # (F, C, k_h, k_w)
     dcols = np.tensordot(dout, K, axes=([1], [0]))                   # (B, Ho, Wo, C, kh, kw)
     dXp = np.zeros(Xp.shape, dtype=np.result_type(dout, K))
     for i in range(kh):                     # each kernel offset adds to a strided grid of Xp;

@@ -1,7 +1,7 @@
 """2-D max-pooling, windows allowed to overlap (stride < size), no padding.
 
-X (B, C, H, W) batch-first; out[n, c, p, q] = max_{i < kh, j < kw} X[n, c, p*sh + i, q*sw + j],
-of shape (B, C, Ho, Wo) with Ho = (H - kh) // sh + 1, as ``torch.nn.functional.max_pool2d``.
+X (B, C, n_h, n_w) batch-first; out[n, c, p, q] = max_{i < kh, j < kw} X[n, c, p*sh + i, q*sw + j],
+of shape (B, C, o_h, o_w) with o_h = (n_h - k_h) // s_h + 1, as ``torch.nn.functional.max_pool2d``.
 
 Backward: each window sends its dout entry to the position of its maximum; an entry that
 is the maximum of several overlapping windows collects the sum of their dout.
@@ -34,8 +34,8 @@ class PoolCache(NamedTuple):
 
 
 def forward(X, size, stride) -> tuple[np.ndarray, PoolCache]:
-    """out (B, C, Ho, Wo): the maximum of each size = (kh, kw) window, windows stride apart."""
-    X = as_array(X, "X", 4, "(B, C, H, W): batch-first images")
+    """out (B, C, o_h, o_w): the maximum of each size = (kh, kw) window, windows stride apart."""
+    X = as_array(X, "X", 4, "(B, C, n_h, n_w): batch-first images")
     (kh, kw), (sh, sw) = pair(size, "size", 1), pair(stride, "stride", 1)
     Ho = output_size(X.shape[2], kh, sh, 0, "height")
     Wo = output_size(X.shape[3], kw, sw, 0, "width")
@@ -46,7 +46,7 @@ def forward(X, size, stride) -> tuple[np.ndarray, PoolCache]:
 
 
 def backward(dout, cache: PoolCache) -> tuple[np.ndarray]:
-    """(dX,) of X's shape (B, C, H, W) from dout = dE/d(out) (B, C, Ho, Wo)."""
+    """(dX,) of X's shape (B, C, n_h, n_w) from dout = dE/d(out) (B, C, o_h, o_w)."""
     check_cache(cache, PoolCache, "maxpool2d")
     dout = check_dout(dout, cache.argmax.shape)
     (kh, kw), (sh, sw) = cache.size, cache.stride

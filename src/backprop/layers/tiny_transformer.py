@@ -21,14 +21,13 @@ is needed, hence ``causal=False``). :func:`sgd` trains with the hand-derived gra
 """
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Callable
 
 import numpy as np
 
 from ..activations import log_softmax, softmax
 from ..init import weight_std
-from ..train import History, _positive_int
+from ..train import History, _positive_int, check_settings, momentum_step
 from . import transformer_block
 
 __all__ = ["TinyTransformer", "BLOCK_PARAMS", "reverse_digits", "sgd"]
@@ -147,8 +146,8 @@ def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_si
         steps: int, momentum: float = 0.9, seed: int = 0,
         callback: Callable[[int, np.ndarray, np.ndarray, float, dict], None] | None = None
         ) -> History:
-    """Train ``net`` in place for ``steps`` minibatch steps of SGD with momentum (as
-    :func:`backprop.train.sgd`: U <- momentum U - learning_rate G, P <- P + U).
+    """Train ``net`` in place for ``steps`` minibatch steps of SGD with momentum (the update is
+    :func:`backprop.train.momentum_step`, as in every loop of the package).
 
     tokens, targets (n, T); each step draws ``batch_size`` sequences without replacement from
     ``default_rng(seed)``. ``callback(step, tokens_b, targets_b, E, grads)`` (if given) is
@@ -161,8 +160,7 @@ def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_si
     if tokens.shape != targets.shape:
         raise ValueError(f"tokens has shape {tokens.shape} but targets has shape {targets.shape}")
     batch_size, steps = _positive_int(batch_size, "batch_size"), _positive_int(steps, "steps")
-    if not (isinstance(momentum, (float, Integral)) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    check_settings(learning_rate, momentum)
     rng = np.random.default_rng(seed)
     U = {k: np.zeros_like(P) for k, P in net.params.items()}
     history = History()
@@ -171,9 +169,6 @@ def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_si
         E, G = net.loss_and_gradients(tokens[idx], targets[idx])
         if callback is not None:
             callback(step, tokens[idx], targets[idx], E, G)
-        for k, P in net.params.items():
-            U[k] *= momentum
-            U[k] -= learning_rate * G[k]
-            P += U[k]
+        momentum_step(net.params, G, U, learning_rate, momentum)
         history.loss.append(E)
     return history
