@@ -29,13 +29,41 @@ with one gradient per positional input of ``forward``, in its order and of its s
 - :mod:`~backprop.layers.tiny_transformer`: embedding, one block and an output layer,
   trained on generated digit sequences.
 """
-from . import attention, batchnorm, conv2d, layernorm, maxpool2d
-from . import dropout, feedforward, layernorm_rows, multihead_attention, spatial_batchnorm
-from . import residual, transformer_block
-from . import cnn, tiny_transformer
+
+from . import (
+    attention,
+    batchnorm,
+    cnn,
+    conv2d,
+    dropout,
+    feedforward,
+    layernorm,
+    layernorm_rows,
+    maxpool2d,
+    multihead_attention,
+    residual,
+    spatial_batchnorm,
+    tiny_transformer,
+    transformer_block,
+)
 from .check import gradcheck
 from .residual import Residual
 
-__all__ = ["batchnorm", "layernorm", "conv2d", "maxpool2d", "attention", "gradcheck", "cnn",
-           "spatial_batchnorm", "dropout", "layernorm_rows", "feedforward", "multihead_attention",
-           "residual", "Residual", "transformer_block", "tiny_transformer"]
+__all__ = [
+    "batchnorm",
+    "layernorm",
+    "conv2d",
+    "maxpool2d",
+    "attention",
+    "gradcheck",
+    "cnn",
+    "spatial_batchnorm",
+    "dropout",
+    "layernorm_rows",
+    "feedforward",
+    "multihead_attention",
+    "residual",
+    "Residual",
+    "transformer_block",
+    "tiny_transformer",
+]

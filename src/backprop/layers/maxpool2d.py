@@ -11,6 +11,7 @@ Ties: where a window's maximum is attained more than once, max is not differenti
 the window in row-major order (smallest i, then smallest j) and gives it the whole dout
 entry; any split of it among the tied positions would be an equally valid subgradient.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -40,7 +41,7 @@ def forward(X, size, stride) -> tuple[np.ndarray, PoolCache]:
     Ho = output_size(X.shape[2], kh, sh, 0, "height")
     Wo = output_size(X.shape[3], kw, sw, 0, "width")
     cols = windows(X, (kh, kw), (sh, sw), (Ho, Wo)).reshape(*X.shape[:2], Ho, Wo, kh * kw)
-    argmax = cols.argmax(axis=-1)             # numpy returns the first maximum: the tie rule
+    argmax = cols.argmax(axis=-1)  # numpy returns the first maximum: the tie rule
     out = np.take_along_axis(cols, argmax[..., None], axis=-1)[..., 0]
     return out, PoolCache(X.shape, argmax, (kh, kw), (sh, sw), X.dtype)
 
@@ -52,9 +53,8 @@ def backward(dout, cache: PoolCache) -> tuple[np.ndarray]:
     (kh, kw), (sh, sw) = cache.size, cache.stride
     Ho, Wo = dout.shape[2:]
     dX = np.zeros(cache.X_shape, dtype=np.result_type(dout, cache.dtype))
-    for i in range(kh):                       # windows whose maximum sits at offset (i, j)
-        for j in range(kw):                   # add their dout there; overlaps accumulate
+    for i in range(kh):  # windows whose maximum sits at offset (i, j)
+        for j in range(kw):  # add their dout there; overlaps accumulate
             hit = cache.argmax == i * kw + j
-            dX[:, :, i : i + (Ho - 1) * sh + 1 : sh, j : j + (Wo - 1) * sw + 1 : sw] += \
-                np.where(hit, dout, 0)
+            dX[:, :, i : i + (Ho - 1) * sh + 1 : sh, j : j + (Wo - 1) * sw + 1 : sw] += np.where(hit, dout, 0)
     return (dX,)

@@ -19,6 +19,7 @@ A channel needs at least 2 values: with B n_h n_w = 1 (one 1x1 image) each value
 mean, so Xhat = 0 whatever X, out = beta and dX = 0 — an error here, as in PyTorch. One
 image (B = 1) with n_h n_w >= 2 is allowed: the statistics are then those of its pixels.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -31,7 +32,7 @@ from .batchnorm import normalise, normalise_backward
 
 __all__ = ["forward", "backward", "SpatialNormCache"]
 
-AXES = (0, 2, 3)          # the values of one channel: every image, every pixel
+AXES = (0, 2, 3)  # the values of one channel: every image, every pixel
 
 
 class SpatialNormCache(NamedTuple):
@@ -50,14 +51,18 @@ def check_inputs(X, gamma, beta, eps) -> tuple[np.ndarray, np.ndarray, np.ndarra
     for name, p in (("gamma", gamma), ("beta", beta)):
         p = as_float_array(p, name)
         if p.shape != (C,):
-            raise ValueError(f"{name} has shape {p.shape} but X of shape {X.shape} has C = {C} "
-                             f"channels: {name} must have shape ({C},)")
+            raise ValueError(
+                f"{name} has shape {p.shape} but X of shape {X.shape} has C = {C} "
+                f"channels: {name} must have shape ({C},)"
+            )
         params.append(p.reshape(1, C, 1, 1))
     if B * n_h * n_w < 2:
-        raise ValueError(f"spatial batch norm needs at least 2 values per channel (B n_h n_w >= 2), got "
-                         f"X of shape {X.shape}: with one value the mean is that value and the "
-                         "variance 0, so every normalised value is 0 (out = beta whatever X) and "
-                         "the gradient dX is 0")
+        raise ValueError(
+            f"spatial batch norm needs at least 2 values per channel (B n_h n_w >= 2), got "
+            f"X of shape {X.shape}: with one value the mean is that value and the "
+            "variance 0, so every normalised value is 0 (out = beta whatever X) and "
+            "the gradient dX is 0"
+        )
     return X, params[0], params[1], positive_float(eps, "eps")
 
 
