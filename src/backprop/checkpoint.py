@@ -19,7 +19,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .losses import half_squared_error_grad
 from .mlp import MLP
 
 __all__ = ["segments", "checkpointed_loss_and_gradients"]
@@ -50,18 +49,16 @@ def checkpointed_loss_and_gradients(
     """
     if getattr(net, "layout", "column") != "column":
         raise ValueError(f"checkpointed backward is written for layout='column', got {net.layout!r}")
-    p = net._params(params)
+    p = net.checked_params(params)
     parts = segments(net.L, k)
-    x = net._X(X)
-    Y = net._Y(Y, x.shape[1])
+    x, Y, _ = net.examples(X, Y)
     checkpoints = {0: x}
     for l in range(1, net.L + 1):  # forward: keep x_a of every segment start
         V, x = _layer(net, p, l, x)
         if l % k == 0 and l < net.L:
             checkpoints[l] = x
-    E = net._loss([x], [V], Y)
+    E = net.output_loss(V, x, Y)
     del V, x
-    B = Y.shape[1]
     grads: dict[str, np.ndarray] = {}
     g = None  # dE/dx_b for the segment's top b
     for a, b in reversed(parts):
@@ -73,14 +70,8 @@ def checkpointed_loss_and_gradients(
         del V, x
         for l in range(b, a, -1):
             v_l, x_l = vs[l - a - 1], xs[l - a]
-            if l == net.L and net.loss_name == "cross_entropy":
-                Delta = x_l - Y  # (S - Y) / B, or (S o 1^T Y - Y) / B for softmax
-                sums = Y.sum(axis=0)  # targets whose columns do not sum exactly to 1
-                if net.output.name == "softmax" and not (sums == 1).all():
-                    Delta = x_l * sums - Y
-                Delta /= B
-            elif l == net.L:
-                Delta = net.output.vjp(v_l, x_l, half_squared_error_grad(x_l, Y))
+            if l == net.L:
+                Delta = net.output_delta(v_l, x_l, Y)
             else:
                 Delta = net.hidden.vjp(v_l, x_l, g)
             grads[f"W{l}"] = Delta @ xs[l - a - 1].T

@@ -142,7 +142,7 @@ class MLP:
         return X[:, index], Y[:, index]
 
     # -- checks ---------------------------------------------------------------------------------
-    def _params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
+    def checked_params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
         """``params`` checked: the keys of self.params, each a finite real ndarray (not masked) of
         the model's dtype and the right shape; None means self.params."""
         if params is None:
@@ -203,7 +203,7 @@ class MLP:
     def forward(self, X, params: Mapping[str, np.ndarray] | None = None) -> tuple[list, list]:
         """Return ([X_0, ..., X_L], [V_1, ..., V_L]); X (n0, B), or (B, n0) and every X_l, V_l
         of shape (B, n_l) in layout='batch_first'."""
-        xs, vs = self._forward(X, self._params(params))
+        xs, vs = self._forward(X, self.checked_params(params))
         if self.layout == "batch_first":
             return [A.T for A in xs], [V.T for V in vs]
         return xs, vs
@@ -230,29 +230,33 @@ class MLP:
         """Network output X_L, shape (nL, B) ((B, nL) in layout='batch_first')."""
         return self.forward(X, params)[0][-1]
 
-    def _loss(self, xs, vs, Y) -> float:
+    def output_loss(self, V_L: np.ndarray, X_L: np.ndarray, Y: np.ndarray) -> float:
+        """E of the output layer's V_L and X_L = f_L(V_L), each (nL, B), against checked Y (nL, B)."""
         if self.loss_name == "cross_entropy":
-            return cross_entropy_from_logits(vs[-1], Y, self.output.name)
-        return half_squared_error(xs[-1], Y)
+            return cross_entropy_from_logits(V_L, Y, self.output.name)
+        return half_squared_error(X_L, Y)
+
+    def output_delta(self, V_L: np.ndarray, X_L: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Delta_L = dE/dV_L (nL, B), where the backward pass starts (shapes as in output_loss)."""
+        if self.loss_name == "cross_entropy":
+            return _cross_entropy_grad(X_L, Y, self.output.name)  # (X_L - Y) / B for one-hot Y
+        return self.output.vjp(V_L, X_L, half_squared_error_grad(X_L, Y))
 
     def loss(self, X, Y, params: Mapping[str, np.ndarray] | None = None) -> float:
         """Mean loss E over the batch; X (n0, B), Y (nL, B) (transposed in 'batch_first')."""
-        xs, vs = self._forward(X, self._params(params))
-        return self._loss(xs, vs, self._Y(Y, xs[0].shape[1]))
+        xs, vs = self._forward(X, self.checked_params(params))
+        return self.output_loss(vs[-1], xs[-1], self._Y(Y, xs[0].shape[1]))
 
     def loss_and_gradients(
         self, X, Y, params: Mapping[str, np.ndarray] | None = None
     ) -> tuple[float, dict[str, np.ndarray]]:
         """(E, grads) with grads[k] of the shape of params[k]."""
-        p = self._params(params)
+        p = self.checked_params(params)
         xs, vs = self._forward(X, p)
         B = xs[0].shape[1]
         Y = self._Y(Y, B)
-        E = self._loss(xs, vs, Y)
-        if self.loss_name == "cross_entropy":
-            Delta = _cross_entropy_grad(xs[-1], Y, self.output.name)  # (X_L - Y) / B for one-hot Y
-        else:
-            Delta = self.output.vjp(vs[-1], xs[-1], half_squared_error_grad(xs[-1], Y))
+        E = self.output_loss(vs[-1], xs[-1], Y)
+        Delta = self.output_delta(vs[-1], xs[-1], Y)
         grads: dict[str, np.ndarray] = {}
         for l in range(self.L, 0, -1):
             grads[f"W{l}"] = Delta @ xs[l - 1].T
