@@ -132,12 +132,12 @@ def backward_with(dout, X, Wq, Wk, Wv, Wo, h, causal, mistake=None):
     dZ = row_softmax_backward(P, dOs @ np.swapaxes(Vs, -1, -2)) / scale
     dQ, dK, dV = (merge(g) for g in (dZ @ Ks, np.swapaxes(dZ, -1, -2) @ Qs,
                                      np.swapaxes(P, -1, -2) @ dOs))
-    paths = {"one_path_to_X": ((dQ, Wq),)}.get(mistake, ((dQ, Wq), (dK, Wk), (dV, Wv)))
-    dX = sum(g @ (W.T if mistake == "W_transposed_in_dX" else W) for g, W in paths)
+    paths = {"one_path_to_x": ((dQ, Wq),)}.get(mistake, ((dQ, Wq), (dK, Wk), (dV, Wv)))
+    dX = sum(g @ (W.T if mistake == "transposed_weights_in_dx" else W) for g, W in paths)
     out = {"X": dX, "Wo": np.tensordot(dout, C, axes=((0, 1), (0, 1)))}
     for name, g in (("Wq", dQ), ("Wk", dK), ("Wv", dV)):
         out[name] = np.tensordot(g, X, axes=((0, 1), (0, 1)))
-    if mistake == "W_gradients_transposed":
+    if mistake == "projection_gradients_transposed":
         out = {k: (v if k == "X" else v.T) for k, v in out.items()}
     return out
 
@@ -203,13 +203,13 @@ WRONG = {
         "gradients_merged_by_reshape": (_wrong_backward("gradients_merged_by_reshape"), (
             "the heads' gradients grad Q~, grad K~, grad V~ are put back with a reshape alone: "
             "the adjoint of the split is the merge (transpose, then reshape to (B, T, d))")),
-        "W_gradients_transposed": (_wrong_backward("W_gradients_transposed"), (
+        "projection_gradients_transposed": (_wrong_backward("projection_gradients_transposed"), (
             "your gradients of Wq, Wk, Wv are the transposes of the right ones: Q = X Wq^T, so "
             "grad Wq = sum over b of (grad Q_b)^T X_b (and likewise Wk, Wv)")),
-        "one_path_to_X": (_wrong_backward("one_path_to_X"), (
+        "one_path_to_x": (_wrong_backward("one_path_to_x"), (
             "your dX has only the path through the queries: X feeds Q, K and V, so "
             "dX = grad Q Wq + grad K Wk + grad V Wv")),
-        "W_transposed_in_dX": (_wrong_backward("W_transposed_in_dX"), (
+        "transposed_weights_in_dx": (_wrong_backward("transposed_weights_in_dx"), (
             "your dX multiplies by Wq^T, Wk^T, Wv^T: Q = X Wq^T, so the path through Q "
             "gives grad Q Wq (and likewise K, V)"))},
 }
@@ -224,7 +224,7 @@ def named(function, names=None, pick=None):
 
 
 CALL = "multihead_backward(dout, X, Wq, Wk, Wv, Wo, h, causal)"
-PATHS_TO_X = ["one_path_to_X", "W_transposed_in_dX"]
+PATHS_TO_X = ["one_path_to_x", "transposed_weights_in_dx"]
 HEADS = ["no_scale_in_backward", "sqrt_d_not_sqrt_d_k", "causal_mask_ignored",
          "gradient_split_by_reshape", "gradients_merged_by_reshape"]
 TESTS = {
@@ -257,7 +257,7 @@ TESTS = {
     "test_multihead_backward_Wqkv_values": dict(
         call=f"[{CALL}[k] for k in ('Wq', 'Wk', 'Wv')]", cases=layer_cases,
         expected=lambda **c: qkv(grads(**c)), noun="gradient",
-        mistakes=named("multihead_backward", HEADS + ["W_gradients_transposed"], pick=qkv)),
+        mistakes=named("multihead_backward", HEADS + ["projection_gradients_transposed"], pick=qkv)),
     "test_multihead_backward_X_values": dict(
         call=f"{CALL}['X']", cases=layer_cases, expected=lambda **c: grads(**c)["X"], noun="gradient",
         mistakes=named("multihead_backward", HEADS + PATHS_TO_X, pick=lambda g: g["X"])),
