@@ -22,8 +22,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_grader_assignments import _grading
 
-from test_grader_assignments import _selfcheck_package  # noqa: F401  (imports tools/grading as `grading`)
+_grading()  # tools/grading as `grading`
 from grading import notebook, selfcheck, spec, variants, verdicts  # noqa: E402
 from grading.kernel import wire  # noqa: E402
 

@@ -257,6 +257,7 @@ def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | Non
 def read_roster(path: Path) -> tuple[list[str], list[dict]]:
     """(columns, rows) of a roster CSV with a ``student`` column; each row gets ``key`` and ``folder``."""
     import csv
+
     from grading.students import key_for
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
