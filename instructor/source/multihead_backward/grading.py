@@ -336,7 +336,8 @@ VARIANTS = {"scale": {
     "sqrt_d_k": [],
     "d_k": [
         ("$Z$ and $P$ have shape $(B, h, T, T)$",
-         r"In this version the scores are divided by $d_k$, not by the usual $\sqrt{d_k}$.\n$Z$ and $P$ have "
+         r"In this version the scores are divided by $d_k$, not by the usual $\sqrt{d_k}$."
+         "\n$Z$ and $P$ have "
          "shape $(B, h, T, T)$"),
         (r"\tfrac{1}{\sqrt{d_k}}", r"\tfrac{1}{d_k}"),
         ("chapter 17's backward pass with\n$d_k$ in place of $d$",
@@ -347,7 +348,8 @@ VARIANTS = {"scale": {
         ("/ np.sqrt(Qs.shape[-1])", "/ Qs.shape[-1]")],
     "none": [
         ("$Z$ and $P$ have shape $(B, h, T, T)$",
-         r"In this version the scores are **not** scaled (the usual factor is $1/\sqrt{d_k}$).\n$Z$ and $P$ "
+         r"In this version the scores are **not** scaled (the usual factor is $1/\sqrt{d_k}$)."
+         "\n$Z$ and $P$ "
          "have shape $(B, h, T, T)$"),
         (r"\tfrac{1}{\sqrt{d_k}}\,\tilde Q", r"\tilde Q"),
         (r"\tfrac{1}{\sqrt{d_k}}\, ", ""),
