@@ -114,6 +114,28 @@ def test_multihead_expected_values_agree_with_jax_and_the_definitions():
         assert np.array_equal(module.merge(S), Y)
 
 
+def test_multihead_variants_expected_values_agree_with_the_pass_written_out():
+    """Another scale of the scores: the reference (the package's layer with Wq rescaled) against
+    the backward pass written out with that scale (grading.py's backward_with), and P against the
+    softmax of the scores divided by the variant's scale."""
+    folder = SOURCE / "multihead_backward"
+    module = spec._module(folder / "grading.py")
+    for scale in ("d_k", "none"):
+        checks = spec.load(folder, {"scale": scale})
+        for case in spec.cases(checks.tests["test_multihead_backward_shapes"], 5):
+            want = checks.tests["test_multihead_backward_shapes"].expected(**case)
+            written = module.backward_with(**case, scale=scale)
+            for name in ("X", "Wq", "Wk", "Wv", "Wo"):
+                np.testing.assert_allclose(written[name], want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+        for case in spec.cases(checks.tests["test_attention_weights_values"], 5):
+            T, d_k = case["Qs"].shape[2:]
+            Z = np.einsum("bjtk,bjuk->bjtu", case["Qs"], case["Ks"]) / {"d_k": d_k, "none": 1.0}[scale]
+            Z = np.where(np.tril(np.ones((T, T), dtype=bool)) | (not case["causal"]), Z, -np.inf)
+            P = np.exp(Z - Z.max(axis=-1, keepdims=True))
+            np.testing.assert_allclose(checks.tests["test_attention_weights_values"].expected(**case),
+                                       P / P.sum(axis=-1, keepdims=True), rtol=1e-12, atol=1e-15)
+
+
 def _assignment_scope(assignment: str, **replaced) -> dict:
     """The instructor version's functions, some replaced by a student's."""
     return {**_solutions(assignment), **replaced}

@@ -23,6 +23,12 @@ submitted (or each ``--assignment``) is graded for every student (or each ``--st
    computes itself from the reference (backprop.diagnose names the mistake); a memory test is
    measured from outside the kernel (its memory cgroup).
 
+A class released with ``release --roster`` is graded per student: each against their own
+variant, drawn again from the course secret among the variants recorded in the gradebook at
+release (grading/variants.py); answers right for another variant and wrong for one's own are
+named in the feedback. OUT/similarity.csv lists pairs of students whose answer cells are alike
+(copydetect's winnowing fingerprints) and pairs where one's answers fit the other's variant.
+
 Results go to OUT/gradebook.sqlite as each notebook finishes (seeds and the secret stay there);
 a rerun skips what is graded (unchanged file, same seed) unless ``--force``, and regrades what the
 grader itself failed on; Ctrl-C loses at most the notebooks in flight. Reports (scores.csv,
@@ -48,7 +54,7 @@ from pathlib import Path
 
 from grading import gradebook as gb
 from grading import intake as intake_mod
-from grading import reports, sandbox, spec, worker
+from grading import reports, sandbox, similarity, spec, variants, worker
 from grading.students import DuplicateStudent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,19 +176,29 @@ class Job:
     notes: list[str]
 
 
+def variant_of(book: gb.Gradebook, key: str, student: str, assignment: str) -> str:
+    """The student's variant: drawn from the secret among those the class was released with
+    (``release --roster``); "" when the assignment was released as one common version."""
+    released = book.variant_list(assignment)
+    return variants.draw(key, student, assignment, released) if released else ""
+
+
 def _jobs(found, nbs: dict, todo: list[str], book: gb.Gradebook, key: str, options: dict) -> list[Job]:
     jobs = []
     for student in sorted(found.students):
         for a in todo:
+            variant = variant_of(book, key, student, a)
             for nb in nbs[a]:
                 cand, notes = found.chosen(student, a, nb)
                 sha = gb.sha256(cand.data if cand else None)
-                seed = gb.seed(key, student, a, "" if options["per_student"] else sha)
+                # a variant is part of the seed's text, so a change of variant is graded again
+                seed = gb.seed(key, student, a + (f"/{variant}" if variant else ""),
+                               "" if options["per_student"] else sha)
                 if not options["force"] and book.done(student, a, nb, sha, seed):
                     continue
                 task = worker.Task(student, a, nb, cand.data.decode("utf-8", "replace") if cand else None,
                                    str(options["source"] / a), seed, options["timeout"],
-                                   options["notebook_timeout"], unsafe=options["unsafe"])
+                                   options["notebook_timeout"], unsafe=options["unsafe"], variant=variant)
                 jobs.append(Job(task, sha, notes))
     return jobs
 
@@ -264,6 +280,7 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
         finally:
             rows = book.rows()
             reports.write(rows, book.students(), book.notes(), out)
+        similarity.write(similarity.answers(found, nbs, source, todo), rows, out / "similarity.csv")
     finally:
         book.close()
     results: dict[str, list[dict]] = {}
@@ -328,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         notes = sum(len(r.get("notes", [])) for r in rs)
         print(f"{student}: {sum(r['score'] for r in rs):g} / {sum(r['max_score'] for r in rs):g}"
               + (f"  ({notes} note{'s' if notes != 1 else ''})" if notes else ""))
-    print(f"reports in {args.out}: scores.csv, students.csv, questions.csv, grades_lms.csv, feedback/, executed/")
+    print(f"reports in {args.out}: scores.csv, students.csv, questions.csv, grades_lms.csv, similarity.csv, "
+          "feedback/, executed/")
     return 0
 
 

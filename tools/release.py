@@ -211,17 +211,22 @@ def student_version(nb, name: str = "notebook"):
     return nb
 
 
+def check_sources(source: Path, found: dict[str, list[Path]]) -> None:
+    """ReleaseError listing every problem of the notebooks and their grading.py files."""
+    problems = [p for paths in found.values() for path in paths for p in validate(path)]
+    if not problems:
+        problems = [p for name, paths in found.items() for p in validate_checks(source / name, paths)]
+    if problems:
+        raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+
+
 def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None) -> list[Path]:
     """Validate every notebook, then write the release; returns the files written."""
     source, out = Path(source).resolve(), Path(out).resolve()
     if out == source or source in out.parents or out in source.parents:
         raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
     found = notebooks(source, assignments)
-    problems = [p for paths in found.values() for path in paths for p in validate(path)]
-    if not problems:
-        problems = [p for name, paths in found.items() for p in validate_checks(source / name, paths)]
-    if problems:
-        raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+    check_sources(source, found)
     from grading import selfcheck
     for name in found:
         selfcheck.write(source / name)     # the students' check, from grading.py (only when stale)
@@ -248,18 +253,165 @@ def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | Non
     return written
 
 
+# ------------------------------------------------------------------------ one version per student
+def read_roster(path: Path) -> tuple[list[str], list[dict]]:
+    """(columns, rows) of a roster CSV with a ``student`` column; each row gets ``key`` and ``folder``."""
+    import csv
+
+    from grading.students import key_for
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            rows, columns = list(reader), list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ReleaseError(f"the roster {path} cannot be read ({type(err).__name__}: {err})") from err
+    if "student" not in columns:
+        raise ReleaseError(f"the roster {path} has no 'student' column (its columns: {columns})")
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        name = (row.get("student") or "").strip()
+        if not name:
+            raise ReleaseError(f"{path}: line {line}: the student is empty")
+        lms = (row.get("canvas_user_id") or row.get("moodle_participant_id") or "").strip()
+        row["key"] = key_for(name, lms)
+        plain = name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+        row["folder"] = name if plain and not lms else row["key"]
+        if row["key"].casefold() in seen:
+            raise ReleaseError(f"{path}: lines {seen[row['key'].casefold()]} and {line} are the same student "
+                               f"(key {row['key']!r}); nothing was written")
+        seen[row["key"].casefold()] = line
+    return columns, rows
+
+
+def class_variants(source: Path, names: list[str], gradebook: Path, secret: str | None) -> tuple[str, dict]:
+    """(course secret, {assignment: [variant names]}) — recorded in the gradebook the grader uses."""
+    from grading import gradebook as gb
+    from grading import variants
+    book = gb.Gradebook(gradebook)
+    try:
+        key = book.secret(secret)
+        lists = {}
+        for name in names:
+            declared = variants.names(source / name)
+            lists[name] = book.variant_list(name) or declared
+            missing = sorted(set(lists[name]) - set(declared))
+            if missing:
+                raise ReleaseError(f"{name} was released to this class with the variants {lists[name]}, and "
+                                   f"{missing} are no longer declared in its grading.py; declare them again")
+            book.set_variant_list(name, lists[name])
+        return key, lists
+    finally:
+        book.close()
+
+
+def _variant_notebooks(source: Path, found: dict, lists: dict) -> tuple[dict, dict]:
+    """({(assignment, variant): [(path, rendered instructor notebook)]}, {(assignment, variant):
+    self-check files}), every variant checked (and its self-check made) before anything is written."""
+    from grading import selfcheck, variants
+    rendered, check_files, problems = {}, {}, []
+    for name, paths in found.items():
+        for vname in lists[name]:
+            v = variants.get(source / name, vname)
+            try:
+                variants.checks(source / name, vname)
+                rendered[name, vname] = [(p, variants.render(nbformat.read(p, as_version=4), v, _rel(p)))
+                                         for p in paths]
+                check_files[name, vname] = selfcheck.files(source / name, vname)
+            except variants.spec.SpecError as err:
+                problems.append(str(err))
+    if problems:
+        raise ReleaseError("the variants do not fit their notebooks; nothing was written:\n  " + "\n  ".join(problems))
+    return rendered, check_files
+
+
+def release_roster(roster: Path, source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None,
+                   solutions: bool = False, gradebook: Path | None = None, secret: str | None = None) -> list[Path]:
+    """OUT/<student>/<assignment>/<notebook>.ipynb (+ self-check) for every roster student, each
+    written for the student's variant (with its solutions: the key); OUT/roster.csv lists them."""
+    source, out = Path(source).resolve(), Path(out).resolve()
+    if out == source or source in out.parents or out in source.parents:
+        raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
+    columns, rows = read_roster(Path(roster))
+    found = notebooks(source, assignments)
+    check_sources(source, found)
+    key, lists = class_variants(source, list(found), Path(gradebook or ROOT / "autograded" / "gradebook.sqlite"),
+                                secret)
+    rendered, check_files = _variant_notebooks(source, found, lists)
+    from grading import variants
+    written = []
+    for row in rows:
+        row_out = {}
+        for name in found:
+            vname = variants.draw(key, row["key"], name, lists[name])
+            row_out[name] = vname
+            target = out / row["folder"] / name     # the student's notebook and the self-check of their variant
+            written += _write_version(source / name, target, rendered[name, vname], check_files[name, vname],
+                                      solutions)
+        row.update(row_out)
+    _write_roster(out / "roster.csv", columns + ["key", "folder"] + list(found), rows)
+    return written + [out / "roster.csv"]
+
+
+def _write_version(folder: Path, target: Path, nbs: list, check_files: dict, solutions: bool) -> list[Path]:
+    tmp = target.parent / f".{target.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path, nb in nbs:
+        dest = tmp / path.relative_to(folder)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb if solutions else student_version(nb, path.stem), dest)
+    for other in sorted(folder.rglob("*")):
+        rel = other.relative_to(folder)
+        if other.is_file() and other.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts) \
+                and not NEVER_RELEASED & set(rel.parts) and rel.parts[0] != "selfcheck":
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(other, tmp / rel)
+    for rel, content in check_files.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_bytes(content)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return sorted(p for p in target.rglob("*") if p.is_file())
+
+
+def _write_roster(path: Path, columns: list[str], rows: list[dict]) -> None:
+    import csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(columns)), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("assignments", nargs="*", help="assignment folders to release (default: all)")
     ap.add_argument("--source", type=Path, default=SOURCE, help="nbgrader source folder (default: instructor/source)")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: release/)")
+    ap.add_argument("--roster", type=Path, help="CSV with a 'student' column: one version per student, "
+                    "OUT/<student>/<assignment>/ (each student's variant, drawn from the course secret)")
+    ap.add_argument("--solutions", action="store_true", help="with --roster: each student's version with its "
+                    "solutions (the key a TA uses)")
+    ap.add_argument("--gradebook", type=Path, default=ROOT / "autograded" / "gradebook.sqlite",
+                    help="with --roster: the grader's gradebook, which keeps the course secret and the variants "
+                    "released (default: autograded/gradebook.sqlite, autograde's default)")
+    ap.add_argument("--secret", help="with --roster: the course secret (default: the gradebook's; created once)")
     args = ap.parse_args(argv)
+    if args.solutions and not args.roster:
+        ap.error("--solutions goes with --roster (the instructor notebooks are the common version's key)")
     try:
-        written = release(args.source, args.out, args.assignments or None)
+        if args.roster:
+            written = release_roster(args.roster, args.source, args.out, args.assignments or None, args.solutions,
+                                     args.gradebook, args.secret)
+        else:
+            written = release(args.source, args.out, args.assignments or None)
     except ReleaseError as err:
         print(f"release: {err}", file=sys.stderr)
         return 1
+    if args.roster:
+        print(f"wrote {len(written)} files into {_rel(args.out)} (see {_rel(args.out / 'roster.csv')})")
+        return 0
     for path in written:
         print(f"wrote {_rel(path)}")
     return 0

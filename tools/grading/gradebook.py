@@ -7,6 +7,8 @@ OUT/gradebook.sqlite keeps
 * a row per graded notebook: its file's SHA-256, the seed of its fresh inputs (so any grade can
   be reproduced), the score and the whole result; a run replaces only the rows it regraded, so a
   run over one assignment or one student keeps everything else;
+* the variants each assignment was released with (``release --roster``): a student's variant is
+  drawn from the secret among those (grading/variants.py), so nothing is stored per student;
 * every note about a student's files (ignored files, links refused ...), kept across runs.
 
 Seeds: SHA-256(secret, student, assignment, and — by default — the submitted file's SHA-256), so a
@@ -68,6 +70,15 @@ class Gradebook:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('secret', ?)", (value,))
         self.db.commit()
         return value
+
+    def variant_list(self, assignment: str) -> list[str] | None:
+        """The variants ``assignment`` was released with to this class (release --roster), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (f"variants:{assignment}",)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_variant_list(self, assignment: str, names: list[str]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"variants:{assignment}", json.dumps(names)))
+        self.db.commit()
 
     def add_students(self, students: list[Student], notes: dict[str, list[str]]) -> None:
         """Record the students and their notes (notes are kept: a later run only adds)."""

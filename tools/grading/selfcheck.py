@@ -70,10 +70,13 @@ def data(checks: spec.Spec) -> dict:
     return {"assignment": checks.path.parent.name, "tests": tests}
 
 
-def files(folder: Path) -> dict[str, bytes]:
-    """{path relative to the assignment folder: bytes} of the self-check package of ``folder``."""
+def files(folder: Path, variant: str = "") -> dict[str, bytes]:
+    """{path relative to the assignment folder: bytes} of the self-check package of ``folder``
+    (of one of its variants; default: the notebook as written)."""
+    from . import variants
     out = {f"{PACKAGE}/{p.name}": p.read_bytes() for p in sorted(KERNEL.glob("*.py"))}
-    text = json.dumps(data(spec.load(folder)), sort_keys=True, indent=0) + "\n"
+    checks = variants.checks(folder, variant) if variant else spec.load(folder)
+    text = json.dumps(data(checks), sort_keys=True, indent=0) + "\n"
     out[f"{PACKAGE}/data.json"] = text.encode()
     return out
 

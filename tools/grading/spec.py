@@ -48,9 +48,11 @@ class Spec:
     path: Path
     student_package: dict
     tests: dict[str, Test] = field(default_factory=dict)
+    choice: dict = field(default_factory=dict)      # the variant ({dimension: option}; {} = none)
 
 
-def _module(path: Path) -> types.ModuleType:
+def module(path: Path) -> types.ModuleType:
+    """grading.py as a module (executed each time: a grading.py is small)."""
     module = types.ModuleType(f"grading_spec_{path.parent.name}")
     module.__file__ = str(path)
     try:       # compiled here, not imported: no __pycache__ is written into the source folder
@@ -58,6 +60,9 @@ def _module(path: Path) -> types.ModuleType:
     except Exception as err:
         raise SpecError(f"{path}: cannot be imported ({type(err).__name__}: {err})") from err
     return module
+
+
+_module = module
 
 
 def _test(where: str, gid: str, entry) -> Test:
@@ -81,23 +86,40 @@ def _test(where: str, gid: str, entry) -> Test:
     return Test(gid, **entry)
 
 
-def load(folder: Path) -> Spec:
-    """The checks of the assignment in ``folder`` (its grading.py), validated."""
+def load(folder: Path, choice: dict | None = None) -> Spec:
+    """The checks of the assignment in ``folder`` (its grading.py), validated; for an assignment
+    with VARIANTS, those of the variant ``choice`` ({dimension: option}; default: the first options)."""
     path = Path(folder) / "grading.py"
     if not path.is_file():
         raise SpecError(f"{path}: missing (every assignment needs its grader-side checks, "
                         "see instructor/AUTHORING.md)")
-    module = _module(path)
-    package = getattr(module, "STUDENT_PACKAGE", None)
-    tests = getattr(module, "TESTS", None)
+    mod = module(path)
+    package = getattr(mod, "STUDENT_PACKAGE", None)
+    tests, choice = _tests(path, mod, choice)
     if not isinstance(package, dict) or not all(v == "*" or isinstance(v, (list, tuple)) for v in package.values()):
         raise SpecError(f"{path}: STUDENT_PACKAGE must be a dict {{'backprop.module': '*' or [names]}}")
     if not isinstance(tests, dict) or not tests:
         raise SpecError(f"{path}: TESTS must be a non-empty dict {{grade_id: dict(call=..., cases=..., ...)}}")
-    out = Spec(path, {k: (v if v == "*" else list(v)) for k, v in package.items()})
+    out = Spec(path, {k: (v if v == "*" else list(v)) for k, v in package.items()}, choice=dict(choice or {}))
     for gid, entry in tests.items():
         out.tests[gid] = _test(f"{path}: TESTS[{gid!r}]", gid, entry)
     return out
+
+
+def _tests(path: Path, mod, choice: dict | None) -> tuple:
+    """TESTS, or make_tests(**choice) of an assignment with VARIANTS (see grading/variants.py)."""
+    dims = getattr(mod, "VARIANTS", None)
+    if not dims:
+        if choice:
+            raise SpecError(f"{path}: declares no VARIANTS, but the variant {choice} was asked for")
+        return getattr(mod, "TESTS", None), {}
+    choice = choice or {d: next(iter(opts)) for d, opts in dims.items()}
+    if set(choice) != set(dims) or any(o not in dims[d] for d, o in choice.items()):
+        raise SpecError(f"{path}: {choice} is not a variant of VARIANTS {{{', '.join(dims)}}}")
+    try:
+        return mod.make_tests(**choice), dict(choice)
+    except Exception as err:
+        raise SpecError(f"{path}: make_tests(**{choice}) failed ({type(err).__name__}: {err})") from err
 
 
 def rng_for(seed: int, grade_id: str) -> np.random.Generator:

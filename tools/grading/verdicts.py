@@ -55,6 +55,7 @@ def _wrong(noun: str, got: np.ndarray, want: np.ndarray, test: Test) -> str:
 
 
 def _named(kind: str, words: dict, noun: str) -> str | None:
+    words = {k.lower(): v for k, v in words.items()}      # _kind lower-cases ('..._by_P' -> '..._by_p')
     if kind in words:
         return words[kind]
     from backprop.diagnose import MISTAKE_EXPLANATIONS

@@ -20,7 +20,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -30,13 +30,13 @@ if __package__ in (None, ""):                      # run as a script: tools/ is 
     __package__ = "grading"
 
 from . import notebook as nbmod            # noqa: E402
-from . import sandbox, selfcheck, spec, student_package, verdicts  # noqa: E402
+from . import sandbox, selfcheck, spec, student_package, variants, verdicts  # noqa: E402
 from .execute import MAX_OUTPUT, CappedExecute, Hooks  # noqa: E402
 from .kernel import wire  # noqa: E402
 
 SKIP = {"grading.py", "__pycache__"}
 CASES = "_grading_cases"                # kernel/probe.py reads the inputs from here
-_specs: dict[str, spec.Spec] = {}
+_specs: dict[tuple, spec.Spec] = {}
 _packages: dict[str, Path] = {}
 
 
@@ -55,6 +55,7 @@ class Task:
     slot: int = 0                   # sandbox slot: user id 60000 + slot, the slot's cgroups
     workdir: str = "/tmp/bpg-worker"
     unsafe: bool = False
+    variant: str = ""               # the student's variant (grading/variants.py); "" = the notebook as written
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -74,7 +75,7 @@ def grade(task: Task) -> dict:
     """Grade one submission; never raises for a bad submission (zero points with a note)."""
     t0 = time.monotonic()
     source = Path(task.source)
-    source_nb = nbformat.read(source / task.notebook, as_version=4)
+    source_nb = _source_notebook(source, task)
     result = {"notes": [], "answer_errors": [], "questions": zero(source_nb, "not run"), "executed": None,
               "grader_error": False}
     if task.submission is None:
@@ -111,10 +112,16 @@ def _read_submission(text: str) -> tuple:
     return nb, None
 
 
-def _spec(source: Path) -> spec.Spec:
-    if str(source) not in _specs:
-        _specs[str(source)] = spec.load(source)
-    return _specs[str(source)]
+def _spec(source: Path, variant: str = "") -> spec.Spec:
+    if (str(source), variant) not in _specs:
+        _specs[str(source), variant] = variants.checks(source, variant) if variant else spec.load(source)
+    return _specs[str(source), variant]
+
+
+def _source_notebook(source: Path, task: Task):
+    """The instructor notebook as the student received it (written for the student's variant)."""
+    nb = nbformat.read(source / task.notebook, as_version=4)
+    return variants.render(nb, variants.get(source, task.variant)) if task.variant else nb
 
 
 def _student_package(allowed: dict, base: Path) -> Path:
@@ -128,7 +135,7 @@ def _fresh_inputs(checks: spec.Spec, seed: int) -> dict[str, list[dict]]:
     return {gid: spec.cases(test, seed) for gid, test in checks.tests.items()}
 
 
-def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]]) -> None:
+def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]], variant: str = "") -> None:
     """The kernel's working folder: the assignment's files, the self-check package (its code
     fresh from tools/grading/kernel, with the probe) and the fresh inputs, one folder per case."""
     for f in sorted(source.iterdir()):
@@ -140,7 +147,9 @@ def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]]) -> Non
     for p in sorted(selfcheck.KERNEL.glob("*.py")):
         shutil.copyfile(p, package / p.name)
     data = source / selfcheck.PACKAGE / "data.json"      # written by the release (check() is not graded)
-    if data.is_file():
+    if variant:
+        (package / data.name).write_bytes(selfcheck.files(source, variant)[f"{selfcheck.PACKAGE}/{data.name}"])
+    elif data.is_file():
         shutil.copyfile(data, package / data.name)
     for gid, cs in cases.items():
         for k, case in enumerate(cs):
@@ -153,7 +162,7 @@ def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]]) -> Non
 
 
 def _grade(task: Task, source: Path, source_nb, sub_nb) -> dict:
-    checks = _spec(source)
+    checks = _spec(source, task.variant)
     cases = _fresh_inputs(checks, int(task.seed))
     probes = {gid: nbmod.probe_sources(gid, t.call, len(cases[gid]) if t.peak_memory else None)
               for gid, t in checks.tests.items()}
@@ -164,7 +173,7 @@ def _grade(task: Task, source: Path, source_nb, sub_nb) -> dict:
     meter = MemoryHooks(nb, checks, box)
     sandbox.prepare_folders(box)
     try:
-        _kernel_files(source, box.work, cases)
+        _kernel_files(source, box.work, cases, task.variant)
         run = _run(nb, box, task, meter)
     finally:
         sandbox.kill_slot(box.slot)
@@ -172,9 +181,11 @@ def _grade(task: Task, source: Path, source_nb, sub_nb) -> dict:
         meter.forget()
     questions = _judge(source_nb, nb, checks, cases, run, meter)
     notes += run.notes()
+    found = _variant_notes(task, source, nb, checks, cases, questions)
     errors, scan_notes = _answer_errors(source_nb, nb)
     executed = nbformat.writes(nbmod.kept_copy(nb, source_nb, questions))
-    return {"questions": questions, "notes": notes + scan_notes, "answer_errors": errors, "executed": executed,
+    return {"questions": questions, "notes": found["notes"] + notes + scan_notes, "answer_errors": errors,
+            "executed": executed, "variant": found["variant"], "fits_variant": found["fits"],
             **({"kernel_cpu_s": round(run.kernel_cpu, 3)} if run.kernel_cpu is not None else {})}
 
 
@@ -408,6 +419,51 @@ def _judge(source_nb, nb, checks: spec.Spec, cases: dict, run: Run, meter: Memor
             q["status"], q["message"] = _judge_test(test, cases[m["grade_id"]], _results(cells, m["grade_id"]), meter)
             q["points"] = q["max_points"] if q["status"] == "passed" else 0.0
     return questions
+
+
+def _fits(test: spec.Test | None, cases: list[dict], results: list[dict]) -> bool:
+    """True when ``results`` are right for ``test`` (another variant's) on every case (memory aside)."""
+    if test is None or test.kind == "shape" or len(results) < len(cases):
+        return False
+    test = replace(test, peak_memory=None)
+    try:
+        return all(verdicts.judge(test, case, results[k], None)[0] for k, case in enumerate(cases))
+    except Exception:                   # the other variant's reference cannot take these inputs
+        return False
+
+
+def fits_other(source: Path, own: str, nb, checks: spec.Spec, cases: dict, questions: list[dict]) -> str | None:
+    """Another variant whose right answers every failed value test gave (None: none does)."""
+    failed = [q["grade_id"] for q in questions if q["status"] == "failed"
+              and getattr(checks.tests.get(q["grade_id"]), "kind", "shape") != "shape"]
+    if not failed:
+        return None
+    probes = _probe_cells(nb, checks)
+    for v in variants.all_variants(source):
+        if v.name == own:
+            continue
+        other = _spec(source, v.name)
+        if all(_fits(other.tests.get(g), cases[g], _results(probes.get(g, []), g)) for g in failed):
+            return v.name
+    return None
+
+
+def _variant_notes(task: Task, source: Path, nb, checks: spec.Spec, cases: dict, questions: list[dict]) -> dict:
+    """The student's variant (named in a note) and another variant the answers fit, if any."""
+    if not task.variant:                # the common release: everyone has the notebook as written
+        return {"variant": "", "fits": None, "notes": []}
+    own = task.variant
+    notes = [f"graded against your own version of {task.assignment}: variant '{own}' "
+             f"({variants.get(source, own).describe()})"]
+    fits = fits_other(source, own, nb, checks, cases, questions)
+    if fits:
+        text = (f"these answers are right for another version of {task.assignment} (variant '{fits}': "
+                f"{variants.get(source, fits).describe()}), not for yours ('{own}')")
+        notes.append(text + "; the instructor has been told")
+        for q in questions:
+            if q["status"] == "failed":
+                q["message"] += f" — {text}"
+    return {"variant": own, "fits": fits, "notes": notes}
 
 
 def _answer_errors(source_nb, nb) -> tuple[list[str], list[str]]:

@@ -58,3 +58,48 @@ TESTS = {
     "test_attention_backward_values": dict(call="attention_backward(dout, Q, K, V, causal)",
                                            cases=sequences, expected=grads, noun="gradient"),
 }
+
+
+# ------------------------------------------------------------------------------------- variants
+# The scale of the scores: 1/sqrt(d) as written, 1/d, or none; it changes S, grad_Q and grad_K.
+VARIANTS = {"scale": {
+    "sqrt_d": [],
+    "d": [
+        ("Single-head scaled dot-product attention computes",
+         r"Single-head dot-product attention, with the scores scaled by $1/d$ (not $1/\sqrt d$), computes"),
+        (r"\tfrac{1}{\sqrt d}", r"\tfrac{1}{d}"),
+        ("np.sqrt(Q.shape[1])", "Q.shape[1]"),
+        ("Q K^T / sqrt(d)", "Q K^T / d")],
+    "none": [
+        ("Single-head scaled dot-product attention computes",
+         "Single-head dot-product attention, with scores that are **not** scaled, computes"),
+        ("\\tfrac{1}{\\sqrt d}\\, ", ""),
+        ("each row a softmax of\nthe scaled scores", "each row a softmax of\nthe scores"),
+        (" / np.sqrt(Q.shape[1])", ""),
+        ("Q K^T / sqrt(d)", "Q K^T")],
+}}
+SCALES = {"d": lambda d: 1.0 / d, "none": lambda d: 1.0}
+
+
+def make_tests(scale):
+    """TESTS of a variant: the reference (1/sqrt(d)) on Q rescaled by c sqrt(d), whose scores are
+    c Q K^T (the notebook as written: the tests above, unchanged)."""
+    if scale == "sqrt_d":
+        return TESTS
+
+    def alpha(Q):
+        return SCALES[scale](Q.shape[1]) * np.sqrt(Q.shape[1])
+
+    def P_(Q, K, causal, **_):
+        return P_of(alpha(Q) * Q, K, causal)
+
+    def grads_(Q, K, V, dout, causal):
+        g = grads(alpha(Q) * Q, K, V, dout, causal)
+        return {**g, "Q": alpha(Q) * g["Q"]}
+
+    tests = dict(TESTS)
+    for gid in ("test_attention_weights_shape", "test_attention_weights_values"):
+        tests[gid] = dict(TESTS[gid], expected=P_)
+    for gid in ("test_attention_backward_shapes", "test_attention_backward_values"):
+        tests[gid] = dict(TESTS[gid], expected=grads_)
+    return tests

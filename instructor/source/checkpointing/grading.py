@@ -114,9 +114,16 @@ def memory_limit(params, X, Y, k):
 MEMORY_HINT = ("Checkpoints every k layers need about ceil(L/k) + 2k arrays of shape (n, B); keeping every "
                "activation takes L to 2L of them.")
 
+def segment_mistakes(L, k):
+    """The last segment not cut at L."""
+    return {"last_segment_not_cut_at_L": (
+        [[a, a + k] for a in range(0, L, k)],
+        "your last segment ends after layer L: it must end at L (min(a + k, L))")}
+
+
 TESTS = {
     "test_segments_values": dict(call="segments(L, k)", cases=segment_cases, expected=segment_list,
-                                 noun="list of segments"),
+                                 noun="list of segments", mistakes=segment_mistakes),
     "test_forward_checkpoints_shapes": dict(kind="shape", call="forward_checkpoints(params, X, k)",
                                             cases=networks, expected=checkpoints, noun="checkpoint"),
     "test_forward_checkpoints_values": dict(call="forward_checkpoints(params, X, k)", cases=networks,
@@ -136,3 +143,79 @@ TESTS = {
                                                expected=plain_gradients, noun="gradient",
                                                peak_memory=memory_limit, hint=MEMORY_HINT),
 }
+
+
+# ------------------------------------------------------------------------------------- variants
+# The activation: tanh as written; sigma and softplus (whose derivatives also need only x_l).
+TANH_X = 'np.tanh(params[f"W{l}"] @ x)'
+TANH_XS = 'np.tanh(params[f"W{l}"] @ xs[-1])'
+DELTA = "delta = (1 - xs[l - a] ** 2) * g"
+VARIANTS = {"activation": {
+    "tanh": [],
+    "sigmoid": [
+        (r"$x_l = \tanh(v_l)$", r"$x_l = \sigma(v_l) = 1/(1 + e^{-v_l})$"),
+        (r"\delta_l = (1 - x_l \circ x_l) \circ g_l", r"\delta_l = (x_l - x_l \circ x_l) \circ g_l"),
+        (r"(For $\tanh$, $f'(v_l) = 1 - x_l \circ x_l$ needs only $x_l$.)",
+         r"(For $\sigma$, $f'(v_l) = x_l - x_l \circ x_l$ needs only $x_l$.)"),
+        (TANH_X, '1.0 / (1.0 + np.exp(-(params[f"W{l}"] @ x)))'),
+        (TANH_XS, '1.0 / (1.0 + np.exp(-(params[f"W{l}"] @ xs[-1])))'),
+        (DELTA, "delta = (xs[l - a] - xs[l - a] ** 2) * g")],
+    "softplus": [
+        (r"$x_l = \tanh(v_l)$", r"$x_l = \operatorname{softplus}(v_l) = \log(1 + e^{v_l})$"),
+        (r"\delta_l = (1 - x_l \circ x_l) \circ g_l", r"\delta_l = (1 - e^{-x_l}) \circ g_l"),
+        (r"(For $\tanh$, $f'(v_l) = 1 - x_l \circ x_l$ needs only $x_l$.)",
+         r"(For softplus, $f'(v_l) = \sigma(v_l) = 1 - e^{-x_l}$ needs only $x_l$, entry by entry.)"),
+        (TANH_X, 'np.logaddexp(0.0, params[f"W{l}"] @ x)'),
+        (TANH_XS, 'np.logaddexp(0.0, params[f"W{l}"] @ xs[-1])'),
+        (DELTA, "delta = (1.0 - np.exp(-xs[l - a])) * g")],
+}}
+
+#: f(v) and f'(v) written with x = f(v)
+ACTIVATIONS = {"sigmoid": (lambda v: 1.0 / (1.0 + np.exp(-v)), lambda x: x - x * x),
+               "softplus": (lambda v: np.logaddexp(0.0, v), lambda x: 1.0 - np.exp(-x))}
+
+
+def make_tests(activation):
+    """TESTS of a variant: the rules of the notebook's introduction with f and f' (the notebook as
+    written: the tests above, unchanged)."""
+    if activation == "tanh":
+        return TESTS
+    f, f_prime = ACTIVATIONS[activation]
+
+    def forward_(params, x, a, b):
+        xs = [x]
+        for l in range(a + 1, b + 1):
+            xs.append(f(params[f"W{l}"] @ xs[-1]))
+        return xs
+
+    def backward_(params, xs, a, g):
+        grads = {}
+        for l in range(a + len(xs) - 1, a, -1):
+            delta = f_prime(xs[l - a]) * g
+            grads[f"W{l}"] = delta @ xs[l - a - 1].T
+            g = params[f"W{l}"].T @ delta
+        return grads, g
+
+    def checkpoints_(params, X, Y, k):
+        xs = forward_(params, X, 0, len(params))
+        return {f"x{a}": xs[a] for a, _ in _segments(len(params), k)}
+
+    def segment_backward_(params, x_a, a, b, g_b):
+        grads, g = backward_(params, forward_(params, x_a, a, b), a, g_b)
+        return {**grads, "g": g}
+
+    def gradients_(params, X, Y, k=None):
+        xs = forward_(params, X, 0, len(params))
+        grads, _ = backward_(params, xs, 0, (xs[-1] - Y) / X.shape[1])
+        return {f"W{l}": grads[f"W{l}"] for l in range(1, len(params) + 1)}
+
+    tests = dict(TESTS)
+    for gid, expected in (("test_forward_checkpoints_shapes", checkpoints_),
+                          ("test_forward_checkpoints_values", checkpoints_),
+                          ("test_segment_backward_shapes", segment_backward_),
+                          ("test_segment_backward_values", segment_backward_),
+                          ("test_checkpointed_gradients_shapes", gradients_),
+                          ("test_checkpointed_gradients_values", gradients_),
+                          ("test_checkpointed_gradients_memory", gradients_)):
+        tests[gid] = dict(TESTS[gid], expected=expected)
+    return tests

@@ -53,3 +53,42 @@ TESTS = {
     "test_backward_values": dict(call="backward(params, X, Y)", cases=batches, expected=gradients,
                                  noun="gradient"),
 }
+
+
+# ------------------------------------------------------------------------------------- variants
+# The hidden activation: the notebook as written uses sigma; tanh and relu need another Delta_1.
+SETUP_IMPORT = "from backprop.activations import sigmoid, softmax"
+VARIANTS = {"hidden": {
+    "sigmoid": [],
+    "tanh": [
+        (r"$X_1 = \sigma(V_1)$", r"$X_1 = \tanh(V_1)$"),
+        (r"$\Delta_1 = \sigma'(V_1) \circ (W_2^\top \Delta_2)$",
+         r"$\Delta_1 = \tanh'(V_1) \circ (W_2^\top \Delta_2)$ with $\tanh'(V_1) = 1 - X_1 \circ X_1$"),
+        (SETUP_IMPORT, "from backprop.activations import softmax"),
+        ("X1 = sigmoid(W1 @ X + b1)", "X1 = np.tanh(W1 @ X + b1)"),
+        ("Delta1 = (X1 - X1 * X1) * (W2.T @ Delta2)", "Delta1 = (1.0 - X1 * X1) * (W2.T @ Delta2)")],
+    "relu": [
+        (r"$X_1 = \sigma(V_1)$", r"$X_1 = \operatorname{relu}(V_1) = \max(V_1, 0)$"),
+        (r"$\Delta_1 = \sigma'(V_1) \circ (W_2^\top \Delta_2)$",
+         r"$\Delta_1 = \operatorname{relu}'(V_1) \circ (W_2^\top \Delta_2)$ with "
+         r"$\operatorname{relu}'(V_1) = \mathbb 1[V_1 > 0]$"),
+        (SETUP_IMPORT, "from backprop.activations import softmax"),
+        ("X1 = sigmoid(W1 @ X + b1)", "X1 = np.maximum(W1 @ X + b1, 0.0)"),
+        ("Delta1 = (X1 - X1 * X1) * (W2.T @ Delta2)", "Delta1 = (X1 > 0) * (W2.T @ Delta2)")],
+}}
+
+
+def make_tests(hidden):
+    """TESTS of a variant: the reference MLP with that hidden activation (the notebook as written:
+    the tests above, unchanged)."""
+    if hidden == "sigmoid":
+        return TESTS
+
+    def gradients_(params, X, Y):
+        net = MLP([X.shape[0], params["W1"].shape[0], params["W2"].shape[0]], hidden=hidden,
+                  output="softmax", loss="cross_entropy")
+        return net.gradients(X, Y, params)
+
+    return {**TESTS,
+            "test_backward_shapes": dict(TESTS["test_backward_shapes"], expected=gradients_),
+            "test_backward_values": dict(TESTS["test_backward_values"], expected=gradients_)}

@@ -75,3 +75,85 @@ TESTS = {
     "test_grad_x_values": dict(call="grad_x(W, x, y)", cases=networks, expected=grad_x, noun="gradient",
                                mistakes=grad_x_mistakes),
 }
+
+
+# ------------------------------------------------------------------------------------- variants
+# The activation: the notebook as written uses sigma (ds = (S - S^2) dv); tanh and softplus need
+# another derivative, in the text, the formulas and the code.
+SIGMOID_S = "s = 1.0 / (1.0 + np.exp(-(W @ x)))"
+VARIANTS = {"activation": {
+    "sigmoid": [],
+    "tanh": [
+        ("Same seed network. With", r"The seed network with $s = \tanh(v)$, whose derivative is "
+                                    r"$\tanh'(v) = 1 - s \circ s$. With"),
+        ("(S - S^2)", "(I - S^2)"),
+        (SIGMOID_S, "s = np.tanh(W @ x)"),
+        ("return (S - S @ S) @ (s - y) @ x.T", "return (np.eye(len(s)) - S @ S) @ (s - y) @ x.T"),
+        ("(s - s * s)", "(1.0 - s * s)")],
+    "softplus": [
+        ("Same seed network. With", r"The seed network with $s = \operatorname{softplus}(v) = \log(1 + e^{v})$, "
+                                    r"whose derivative is $\sigma(v) = 1 - e^{-s}$. With"),
+        ("(S - S^2)", "D"),
+        (r"$S = \operatorname{Diag}(s)$", r"$D = \operatorname{Diag}(1 - e^{-s})$"),
+        (SIGMOID_S, "s = np.logaddexp(0.0, W @ x)"),
+        ("S = np.diag(s[:, 0])\n    return (S - S @ S) @ (s - y) @ x.T",
+         "D = np.diag(1.0 - np.exp(-s[:, 0]))\n    return D @ (s - y) @ x.T"),
+        ("(s - s * s)", "(1.0 - np.exp(-s))")],
+}}
+
+#: f(v), f'(v) written with s = f(v), and how the feedback writes f'(v)
+ACTIVATIONS = {"tanh": (np.tanh, lambda s: 1.0 - s * s, "tanh'(v) = 1 - s*s"),
+               "softplus": (lambda v: np.logaddexp(0.0, v), lambda s: 1.0 - np.exp(-s),
+                            "softplus'(v) = 1 - exp(-s)")}
+
+
+def _variant_tests(activation):
+    f, f_prime, words = ACTIVATIONS[activation]
+
+    def grad_(W, x, y):
+        s = f(W @ x)
+        return (f_prime(s) * (s - y)) @ x.T
+
+    def grad_x_(W, x, y):
+        s = f(W @ x)
+        return W.T @ (f_prime(s) * (s - y))
+
+    def mistakes_(W, x, y):
+        s = f(W @ x)
+        return {"missing_activation_derivative": (
+            (s - y) @ x.T, f"your gradient equals (s - y) x^T: the factor {words} of the activation is missing")}
+
+    def grad_x_mistakes_(W, x, y):
+        s = f(W @ x)
+        return {"missing_activation_derivative": (
+            W.T @ (s - y), f"your gradient equals W^T (s - y): the factor {words} of the activation is missing")}
+
+    def dE_(W, x, y, dW):
+        return float(np.sum(grad_(W, x, y) * dW))
+
+    def dE_mistakes_(W, x, y, dWs):
+        G = (f(W @ x) - y) @ x.T
+        return {"missing_activation_derivative": (
+            np.array([np.sum(G * d) for d in dWs]),
+            f"your changes equal (s - y) x^T : dW: the factor {words} is missing from G")}
+
+    return {
+        "test_grad_W_shape": dict(kind="shape", call="grad_W(W, x, y)", cases=networks, noun="gradient",
+                                  expected=grad_),
+        "test_grad_W_values": dict(call="grad_W(W, x, y)", cases=networks, noun="gradient", mistakes=mistakes_,
+                                   expected=grad_),
+        "test_dE_scalar": dict(kind="scalar", call="dE(W, x, y, dW)", cases=one_direction, noun="change dE",
+                               expected=dE_),
+        "test_dE_values": dict(call="[dE(W, x, y, dW) for dW in dWs]", cases=directions, noun="list of changes",
+                               mistakes=dE_mistakes_,
+                               expected=lambda W, x, y, dWs: np.array([dE_(W, x, y, d) for d in dWs])),
+        "test_grad_x_shape": dict(kind="shape", call="grad_x(W, x, y)", cases=networks, expected=grad_x_,
+                                  noun="gradient"),
+        "test_grad_x_values": dict(call="grad_x(W, x, y)", cases=networks, expected=grad_x_, noun="gradient",
+                                   mistakes=grad_x_mistakes_),
+    }
+
+
+def make_tests(activation):
+    """TESTS of a variant (the notebook as written: the tests above, unchanged)."""
+    return TESTS if activation == "sigmoid" else _variant_tests(activation)

@@ -45,3 +45,65 @@ TESTS = {
         call="grad_W(W, x, y)", cases=networks, expected=grad, noun="gradient",
         mistakes=lambda W, x, y: seed_mistakes(W, x, y)),
 }
+
+
+# ------------------------------------------------------------------------------------- variants
+# The activation: the notebook as written uses sigma; tanh and softplus need other code (f and f').
+VARIANTS = {"activation": {
+    "sigmoid": [],
+    "tanh": [
+        (r"$s = \sigma(v)$", r"$s = \tanh(v)$"),
+        ("$\\sigma(t) = 1/(1 + e^{-t})$ and\n$\\sigma'(v) = s - s \\circ s$",
+         "$\\tanh' = 1 - \\tanh^2$, so\n$\\tanh'(v) = 1 - s \\circ s$"),
+        (r"\,\sigma'(v_k)\,", r"\,\tanh'(v_k)\,"),
+        ("s = sigma(v)", "s = tanh(v)"),
+        ("s = 1.0 / (1.0 + np.exp(-v))", "s = np.tanh(v)"),
+        ("(s[k, 0] - s[k, 0] ** 2)", "(1.0 - s[k, 0] ** 2)")],
+    "softplus": [
+        (r"$s = \sigma(v)$", r"$s = \operatorname{softplus}(v)$"),
+        ("$\\sigma(t) = 1/(1 + e^{-t})$ and\n$\\sigma'(v) = s - s \\circ s$",
+         "$\\operatorname{softplus}(t) = \\log(1 + e^{t})$ and\n"
+         "$\\operatorname{softplus}'(v) = \\sigma(v) = 1 - e^{-s}$ (entry by entry)"),
+        (r"\,\sigma'(v_k)\,", r"\,\operatorname{softplus}'(v_k)\,"),
+        ("s = sigma(v)", "s = softplus(v)"),
+        ("s = 1.0 / (1.0 + np.exp(-v))", "s = np.logaddexp(0.0, v)"),
+        ("(s[k, 0] - s[k, 0] ** 2)", "(1.0 - np.exp(-s[k, 0]))")],
+}}
+
+#: f(v) and f'(v) written with s = f(v), and how the feedback writes f'(v)
+ACTIVATIONS = {"tanh": (np.tanh, lambda s: 1.0 - s * s, "tanh'(v) = 1 - s*s"),
+               "softplus": (lambda v: np.logaddexp(0.0, v), lambda s: 1.0 - np.exp(-s),
+                            "softplus'(v) = 1 - exp(-s)")}
+
+
+def _variant_tests(activation):
+    f, f_prime, words = ACTIVATIONS[activation]
+
+    def grad_(W, x, y, **_):
+        s = f(W @ x)
+        return (f_prime(s) * (s - y)) @ x.T
+
+    def mistakes(W, x, y):
+        s = f(W @ x)
+        return {"missing_activation_derivative": (
+                    (s - y) @ x.T, f"your gradient equals (s - y) x^T: the factor {words} of the activation "
+                    "is missing"),
+                "activation_instead_of_derivative": (
+                    (s * (s - y)) @ x.T, f"your gradient equals (s * (s - y)) x^T: you multiplied by "
+                    f"{activation}(v) = s where its derivative {words} belongs")}
+
+    return {
+        "test_dE_dw_scalar": dict(kind="scalar", call="dE_dw(W, x, y, i, j)", cases=entries,
+                                  noun="partial derivative", expected=lambda W, x, y, i, j: grad_(W, x, y)[i, j]),
+        "test_dE_dw_values": dict(call=ALL_ENTRIES, cases=networks, expected=grad_, noun="gradient",
+                                  mistakes=mistakes),
+        "test_grad_W_shape": dict(kind="shape", call="grad_W(W, x, y)", cases=networks, expected=grad_,
+                                  noun="gradient"),
+        "test_grad_W_values": dict(call="grad_W(W, x, y)", cases=networks, expected=grad_, noun="gradient",
+                                   mistakes=mistakes),
+    }
+
+
+def make_tests(activation):
+    """TESTS of a variant (the notebook as written: the tests above, unchanged)."""
+    return TESTS if activation == "sigmoid" else _variant_tests(activation)
