@@ -1,0 +1,267 @@
+"""Grading on a Dask cluster (tools/grading/cluster.py, ``autograde --scheduler``): a real
+``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (random ports, one thread each, no
+dashboard), workers killed while they grade, a worker that cannot sandbox.
+
+The grader needs bubblewrap as root (``python3 dev.py test`` installs it), like test_grader_adversarial.py.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ROOT / "tools"
+SOURCE = ROOT / "instructor" / "source"
+BIN = Path(sys.executable).parent
+ASSIGNMENTS = ["subscripts", "differentials"]          # the two smallest notebooks
+SECRET = "c1a55"
+START_TIMEOUT = 180                                    # a worker's start on a loaded 2-core machine
+
+
+# ------------------------------------------------------------------------------------- a class
+def _answer_cells(nb):
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory) -> Path:
+    """ada: instructor solutions; bob: the blank release; cy: one answer left blank in each."""
+    tmp = tmp_path_factory.mktemp("class")
+    rel = tmp / "release"
+    subprocess.run([sys.executable, str(TOOLS / "release.py"), "--out", str(rel), *ASSIGNMENTS], check=True,
+                   capture_output=True)
+    for a in ASSIGNMENTS:
+        honest = nbformat.read(SOURCE / a / f"{a}.ipynb", as_version=4)
+        blank = nbformat.read(rel / a / f"{a}.ipynb", as_version=4)
+        partial = nbformat.from_dict(honest)
+        _answer_cells(partial)[-1].source = _answer_cells(blank)[-1].source
+        for student, nb in (("ada", honest), ("bob", blank), ("cy", partial)):
+            (tmp / "subs" / student / a).mkdir(parents=True)
+            nbformat.write(nb, tmp / "subs" / student / a / f"{a}.ipynb")
+    return tmp / "subs"
+
+
+# ------------------------------------------------------------------------------------- a cluster
+def _env(**extra) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(TOOLS), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def dask_cluster(tmp: Path, workers: list[dict]):
+    """A scheduler and workers (``workers``: one env override dict each); yields (address, processes)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    file = tmp / "scheduler.json"
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(file)], env=_env(), cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp / "scheduler.log", "w"),
+                              start_new_session=True)]
+    try:
+        for k, extra in enumerate(workers):
+            procs.append(subprocess.Popen(
+                [str(BIN / "dask"), "worker", "--scheduler-file", str(file), "--host", "127.0.0.1",
+                 "--nthreads", "1", "--no-dashboard", "--name", f"w{k}", "--preload", "grading.cluster"],
+                env=_env(**extra), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / f"w{k}.log", "w"),
+                start_new_session=True))
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and not file.exists():
+            time.sleep(0.2)
+        address = json.loads(file.read_text())["address"]
+        from distributed import Client
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(len(workers), timeout=START_TIMEOUT)
+        yield address, procs[1:]
+    finally:
+        for p in reversed(procs):
+            with contextlib.suppress(OSError):
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _grading_process(nanny: int) -> int | None:
+    """The worker process under a ``dask worker`` (its nanny) while it runs a sandboxed kernel, else None."""
+    for proc in _children(nanny):
+        stack = _children(proc)
+        while stack:
+            pid = stack.pop()
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"bwrap" in cmd:
+                return proc
+            stack += _children(pid)
+    return None
+
+
+class Killer(threading.Thread):
+    """Kills a worker while it grades, ``times`` times: the whole ``dask worker`` (a machine lost) or
+    only its worker process (its nanny starts a new one)."""
+
+    def __init__(self, nanny: subprocess.Popen, times: int = 1, whole: bool = True):
+        super().__init__(daemon=True)
+        self.nanny, self.times, self.whole = nanny, times, whole
+        self.killed: list[int] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while len(self.killed) < self.times and not self.stop.is_set():
+            pid = _grading_process(self.nanny.pid)
+            if pid is None:
+                time.sleep(0.05)
+                continue
+            if self.whole:
+                os.killpg(self.nanny.pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            self.killed.append(pid)
+            while pid in _children(self.nanny.pid) and not self.stop.is_set():
+                time.sleep(0.05)
+
+    def clean(self) -> None:
+        """What a killed worker leaves on its machine: its slot's cgroups and folder."""
+        sandbox = _autograde().sandbox
+        for pid in self.killed:
+            slot = (pid % 100000) * 64
+            sandbox.kill_slot(slot)
+            sandbox.remove_slot(slot)
+            sandbox.remove_tree(Path(f"/tmp/bpg-{pid}-0"))
+
+
+# ------------------------------------------------------------------------------------- running
+def _autograde():
+    if str(TOOLS) not in sys.path:
+        sys.path.insert(0, str(TOOLS))
+    import autograde
+    return autograde
+
+
+def _cli(subs: Path, out: Path, *more: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOLS / "autograde.py"), str(subs), "--out", str(out),
+                           "--secret", SECRET, "--no-progress", *more], capture_output=True, text=True,
+                          timeout=600, env=_env())
+
+
+def _rows(out: Path) -> dict[tuple, dict]:
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        rows = db.execute("SELECT student, assignment, notebook, score, result, graded_at, grader_error "
+                          "FROM results").fetchall()
+    return {(s, a, n): {**json.loads(r), "score": sc, "graded_at": g, "grader_error": e}
+            for s, a, n, sc, r, g, e in rows}
+
+
+def _verdicts(row: dict) -> list[tuple]:
+    return [(q["grade_id"], q["points"], q["status"], q["message"]) for q in row["questions"]]
+
+
+@pytest.fixture(scope="module")
+def local(klass, tmp_path_factory) -> dict:
+    """The same class graded by local worker processes (the reference)."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    _autograde().autograde(klass, out=out, jobs=2, secret=SECRET, progress=False)
+    return _rows(out)
+
+
+# ------------------------------------------------------------------------------------- tests
+def test_a_worker_killed_while_grading_costs_nothing(klass, local, tmp_path, monkeypatch):
+    """Two workers; one is killed (with its nanny: a machine lost) while it runs a notebook. Every
+    notebook is recorded exactly once, with the verdicts of the local run."""
+    ag = _autograde()
+    recorded = Counter()
+    record = ag._record
+
+    def counting(book, job, result, out):
+        recorded[(job.task.student, job.task.assignment, job.task.notebook)] += 1
+        record(book, job, result, out)
+
+    monkeypatch.setattr(ag, "_record", counting)
+    with dask_cluster(tmp_path / "cluster", [{}, {}]) as (address, workers):
+        killer = Killer(workers[0])
+        killer.start()
+        try:
+            ag.autograde(klass, out=tmp_path / "out", secret=SECRET, progress=False, scheduler=address)
+        finally:
+            killer.stop.set()
+            killer.join()
+            killer.clean()
+    assert len(killer.killed) == 1, "the worker was never seen grading"
+    assert workers[0].poll() is not None
+    assert set(recorded) == set(local) and set(recorded.values()) == {1}, recorded
+    got = _rows(tmp_path / "out")
+    assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
+    scores = {(s, a): r["score"] for (s, a, _), r in got.items()}
+    assert all(scores[("ada", a)] > scores[("cy", a)] > scores[("bob", a)] == 0 for a in ASSIGNMENTS), scores
+
+
+def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed_tries(klass, tmp_path):
+    """The scheduler allows one failure (DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1): the
+    worker process is killed each time it grades the notebook; after the second death the notebook
+    scores zero with a note, the run ends normally, and a rerun does not grade it again."""
+    subs = tmp_path / "subs"
+    (subs / "ada" / "subscripts").mkdir(parents=True)
+    nbformat.write(nbformat.read(klass / "ada" / "subscripts" / "subscripts.ipynb", as_version=4),
+                   subs / "ada" / "subscripts" / "subscripts.ipynb")
+    with dask_cluster(tmp_path / "cluster", [{}]) as (address, workers):
+        killer = Killer(workers[0], times=3, whole=False)
+        killer.start()
+        try:
+            proc = _cli(subs, tmp_path / "out", "--scheduler", address)
+        finally:
+            killer.stop.set()
+            killer.join()
+            killer.clean()
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert len(killer.killed) == 2, killer.killed
+        (row,) = _rows(tmp_path / "out").values()
+        assert row["score"] == 0 and not row["grader_error"]
+        assert any("died while grading" in n and "2 tries" in n for n in row["notes"]), row["notes"]
+        again = _cli(subs, tmp_path / "out", "--scheduler", address)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert _rows(tmp_path / "out")[("ada", "subscripts", "subscripts.ipynb")]["graded_at"] == row["graded_at"]
+
+
+def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, tmp_path):
+    """One worker has no bubblewrap on its PATH: it refuses its tasks (named on the instructor's
+    screen), leaves the cluster, and the other worker grades everything; with only that worker
+    the run stops with the reason."""
+    no_bwrap = {"PATH": str(BIN)}
+    with dask_cluster(tmp_path / "both", [no_bwrap, {}]) as (address, _):
+        proc = _cli(klass, tmp_path / "out", "--scheduler", address)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "refuses to grade: no sandbox here: bubblewrap" in proc.stderr, proc.stderr[-3000:]
+    got = _rows(tmp_path / "out")
+    assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
+    with dask_cluster(tmp_path / "alone", [no_bwrap]) as (address, _):
+        proc = _cli(klass, tmp_path / "out2", "--scheduler", address)
+    assert proc.returncode == 1 and "no worker of the cluster can grade" in proc.stderr, proc.stderr[-3000:]
+    assert "bubblewrap" in proc.stderr
