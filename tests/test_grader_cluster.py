@@ -118,7 +118,7 @@ def _grading_process(nanny: int) -> int | None:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"bwrap" in cmd:
+            if b"bwrap" in cmd and b"ipykernel_launcher" in cmd:
                 return proc
             stack += _children(pid)
     return None
