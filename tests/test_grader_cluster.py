@@ -31,26 +31,36 @@ START_TIMEOUT = 180                                    # a worker's start on a l
 
 
 # ------------------------------------------------------------------------------------- a class
-def _answer_cells(nb):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+def _blank(cell) -> str:
+    """An answer cell as released: each solution region replaced by ``raise NotImplementedError()``
+    (what nbgrader's ClearSolutions, run by tools/release.py, does with it)."""
+    out, inside = [], False
+    for line in cell.source.split("\n"):
+        if line.strip() == "### BEGIN SOLUTION":
+            inside = True
+            out.append(line[: len(line) - len(line.lstrip())] + "raise NotImplementedError()")
+        elif line.strip() == "### END SOLUTION":
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
 
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory) -> Path:
-    """ada: instructor solutions; bob: the blank release; cy: one answer left blank in each."""
-    tmp = tmp_path_factory.mktemp("class")
-    rel = tmp / "release"
-    subprocess.run([sys.executable, str(TOOLS / "release.py"), "--out", str(rel), *ASSIGNMENTS], check=True,
-                   capture_output=True)
+    """ada: the instructor solutions; bob: every answer blank; cy: the last answer blank."""
+    subs = tmp_path_factory.mktemp("class") / "subs"
     for a in ASSIGNMENTS:
         honest = nbformat.read(SOURCE / a / f"{a}.ipynb", as_version=4)
-        blank = nbformat.read(rel / a / f"{a}.ipynb", as_version=4)
-        partial = nbformat.from_dict(honest)
-        _answer_cells(partial)[-1].source = _answer_cells(blank)[-1].source
+        blank, partial = nbformat.from_dict(honest), nbformat.from_dict(honest)
+        answers = [c for c in blank.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        for cell in answers:
+            cell.source = _blank(cell)
+        [c for c in partial.cells if c.metadata.get("nbgrader", {}).get("solution")][-1].source = answers[-1].source
         for student, nb in (("ada", honest), ("bob", blank), ("cy", partial)):
-            (tmp / "subs" / student / a).mkdir(parents=True)
-            nbformat.write(nb, tmp / "subs" / student / a / f"{a}.ipynb")
-    return tmp / "subs"
+            (subs / student / a).mkdir(parents=True)
+            nbformat.write(nb, subs / student / a / f"{a}.ipynb")
+    return subs
 
 
 # ------------------------------------------------------------------------------------- a cluster
@@ -60,40 +70,62 @@ def _env(**extra) -> dict:
     return env
 
 
-@contextlib.contextmanager
-def dask_cluster(tmp: Path, workers: list[dict]):
-    """A scheduler and workers (``workers``: one env override dict each); yields (address, processes)."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    file = tmp / "scheduler.json"
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(file)], env=_env(), cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=open(tmp / "scheduler.log", "w"),
-                              start_new_session=True)]
-    try:
-        for k, extra in enumerate(workers):
-            procs.append(subprocess.Popen(
-                [str(BIN / "dask"), "worker", "--scheduler-file", str(file), "--host", "127.0.0.1",
-                 "--nthreads", "1", "--no-dashboard", "--name", f"w{k}", "--preload", "grading.cluster"],
-                env=_env(**extra), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / f"w{k}.log", "w"),
-                start_new_session=True))
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        with contextlib.suppress(OSError):
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def _wait_workers(address: str, n: int) -> None:
+    """Until the scheduler has exactly ``n`` workers (earlier tests' workers gone, these joined)."""
+    from distributed import Client
+    with Client(address, timeout=60, set_as_default=False) as client:
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and not file.exists():
+        while len(client.nthreads()) != n:
+            assert time.monotonic() < deadline, f"{len(client.nthreads())} workers, not {n}"
             time.sleep(0.2)
-        address = json.loads(file.read_text())["address"]
-        from distributed import Client
-        with Client(address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(len(workers), timeout=START_TIMEOUT)
-        yield address, procs[1:]
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """One ``dask scheduler`` for the module (one failure allowed per task); yields its address."""
+    tmp = tmp_path_factory.mktemp("scheduler")
+    file = tmp / "scheduler.json"
+    proc = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                             "--scheduler-file", str(file)], env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=open(tmp / "scheduler.log", "w"), start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not file.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, (tmp / "scheduler.log").read_text()
+            time.sleep(0.2)
+        time.sleep(0.2)                      # the file is written whole
+        yield json.loads(file.read_text())["address"]
     finally:
-        for p in reversed(procs):
-            with contextlib.suppress(OSError):
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        _stop([proc])
+
+
+@contextlib.contextmanager
+def dask_workers(address: str, tmp: Path, workers: list[dict]):
+    """``dask worker`` processes (``workers``: one environment override each), joined; yields them."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                               "--no-dashboard", "--name", f"w{k}", "--preload", "grading.cluster"],
+                              env=_env(**extra), cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=open(tmp / f"w{k}.log", "w"), start_new_session=True)
+             for k, extra in enumerate(workers)]
+    try:
+        _wait_workers(address, len(workers))
+        yield procs
+    finally:
+        _stop(procs)
+        _wait_workers(address, 0)
 
 
 def _children(pid: int) -> list[int]:
@@ -193,7 +225,7 @@ def local(klass, tmp_path_factory) -> dict:
 
 
 # ------------------------------------------------------------------------------------- tests
-def test_a_worker_killed_while_grading_costs_nothing(klass, local, tmp_path, monkeypatch):
+def test_a_worker_killed_while_grading_costs_nothing(klass, local, scheduler, tmp_path, monkeypatch):
     """Two workers; one is killed (with its nanny: a machine lost) while it runs a notebook. Every
     notebook is recorded exactly once, with the verdicts of the local run."""
     ag = _autograde()
@@ -205,17 +237,17 @@ def test_a_worker_killed_while_grading_costs_nothing(klass, local, tmp_path, mon
         record(book, job, result, out)
 
     monkeypatch.setattr(ag, "_record", counting)
-    with dask_cluster(tmp_path / "cluster", [{}, {}]) as (address, workers):
+    with dask_workers(scheduler, tmp_path / "logs", [{}, {}]) as workers:
         killer = Killer(workers[0])
         killer.start()
         try:
-            ag.autograde(klass, out=tmp_path / "out", secret=SECRET, progress=False, scheduler=address)
+            ag.autograde(klass, out=tmp_path / "out", secret=SECRET, progress=False, scheduler=scheduler)
         finally:
             killer.stop.set()
             killer.join()
             killer.clean()
-    assert len(killer.killed) == 1, "the worker was never seen grading"
-    assert workers[0].poll() is not None
+        assert len(killer.killed) == 1, "the worker was never seen grading"
+        assert workers[0].poll() is not None
     assert set(recorded) == set(local) and set(recorded.values()) == {1}, recorded
     got = _rows(tmp_path / "out")
     assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
@@ -223,45 +255,46 @@ def test_a_worker_killed_while_grading_costs_nothing(klass, local, tmp_path, mon
     assert all(scores[("ada", a)] > scores[("cy", a)] > scores[("bob", a)] == 0 for a in ASSIGNMENTS), scores
 
 
-def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed_tries(klass, tmp_path):
+def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed_tries(klass, scheduler, tmp_path):
     """The scheduler allows one failure (DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1): the
-    worker process is killed each time it grades the notebook; after the second death the notebook
-    scores zero with a note, the run ends normally, and a rerun does not grade it again."""
+    worker process is killed each time it grades the notebook (its nanny starts a new one); after
+    the second death the notebook scores zero with a note, the run ends normally, and a rerun does
+    not grade it again."""
     subs = tmp_path / "subs"
     (subs / "ada" / "subscripts").mkdir(parents=True)
     nbformat.write(nbformat.read(klass / "ada" / "subscripts" / "subscripts.ipynb", as_version=4),
                    subs / "ada" / "subscripts" / "subscripts.ipynb")
-    with dask_cluster(tmp_path / "cluster", [{}]) as (address, workers):
+    ag, out = _autograde(), tmp_path / "out"
+    with dask_workers(scheduler, tmp_path / "logs", [{}]) as workers:
         killer = Killer(workers[0], times=3, whole=False)
         killer.start()
         try:
-            proc = _cli(subs, tmp_path / "out", "--scheduler", address)
+            ag.autograde(subs, out=out, secret=SECRET, progress=False, scheduler=scheduler)
         finally:
             killer.stop.set()
             killer.join()
             killer.clean()
-        assert proc.returncode == 0, proc.stderr[-3000:]
         assert len(killer.killed) == 2, killer.killed
-        (row,) = _rows(tmp_path / "out").values()
+        (row,) = _rows(out).values()
         assert row["score"] == 0 and not row["grader_error"]
         assert any("died while grading" in n and "2 tries" in n for n in row["notes"]), row["notes"]
-        again = _cli(subs, tmp_path / "out", "--scheduler", address)
-        assert again.returncode == 0, again.stderr[-3000:]
-        assert _rows(tmp_path / "out")[("ada", "subscripts", "subscripts.ipynb")]["graded_at"] == row["graded_at"]
+        ag.autograde(subs, out=out, secret=SECRET, progress=False, scheduler=scheduler)
+        assert _rows(out)[("ada", "subscripts", "subscripts.ipynb")]["graded_at"] == row["graded_at"]
 
 
-def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, tmp_path):
+def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, scheduler, tmp_path, capsys):
     """One worker has no bubblewrap on its PATH: it refuses its tasks (named on the instructor's
-    screen), leaves the cluster, and the other worker grades everything; with only that worker
-    the run stops with the reason."""
+    screen, through the command line), leaves the cluster, and the other worker grades everything;
+    with only such a worker the run stops with the reason."""
     no_bwrap = {"PATH": str(BIN)}
-    with dask_cluster(tmp_path / "both", [no_bwrap, {}]) as (address, _):
-        proc = _cli(klass, tmp_path / "out", "--scheduler", address)
+    with dask_workers(scheduler, tmp_path / "both", [no_bwrap, {}]):
+        proc = _cli(klass, tmp_path / "out", "--scheduler", scheduler)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "refuses to grade: no sandbox here: bubblewrap" in proc.stderr, proc.stderr[-3000:]
     got = _rows(tmp_path / "out")
     assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
-    with dask_cluster(tmp_path / "alone", [no_bwrap]) as (address, _):
-        proc = _cli(klass, tmp_path / "out2", "--scheduler", address)
-    assert proc.returncode == 1 and "no worker of the cluster can grade" in proc.stderr, proc.stderr[-3000:]
-    assert "bubblewrap" in proc.stderr
+    ag = _autograde()
+    with dask_workers(scheduler, tmp_path / "alone", [no_bwrap]):
+        with pytest.raises(ag.GradingError, match="no worker of the cluster can grade.*bubblewrap"):
+            ag.autograde(klass, out=tmp_path / "out2", secret=SECRET, progress=False, scheduler=scheduler)
+    assert "refuses to grade" in capsys.readouterr().err
