@@ -71,9 +71,9 @@ def _env(**extra) -> dict:
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
+    for p in procs:                  # the command itself: it closes its workers, which clean up
         with contextlib.suppress(OSError):
-            os.killpg(p.pid, signal.SIGTERM)
+            p.send_signal(signal.SIGTERM)
     for p in procs:
         try:
             p.wait(timeout=30)
