@@ -94,7 +94,8 @@ def main(argv: list[str]) -> int:
     with plt.rc_context(STYLE):
         three_ways(results, out / "three_ways.svg")
         mlp(results, out / "mlp.svg")
-        grading(results, out / "grading.svg")
+        if "executors" in results.get("grading", {}):     # measured since issue 28
+            grading(results, out / "grading.svg")
     print(f"performance figures: {out}")
     return 0
 
