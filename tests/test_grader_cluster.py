@@ -212,6 +212,16 @@ def _rows(out: Path) -> dict[tuple, dict]:
             for s, a, n, sc, r, g, e in rows}
 
 
+def _count(out: Path) -> int:
+    if not (out / "gradebook.sqlite").exists():
+        return 0
+    try:
+        with sqlite3.connect(out / "gradebook.sqlite") as db:
+            return db.execute("SELECT count(*) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def _verdicts(row: dict) -> list[tuple]:
     return [(q["grade_id"], q["points"], q["status"], q["message"]) for q in row["questions"]]
 
@@ -284,17 +294,43 @@ def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed
 
 def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, scheduler, tmp_path, capsys):
     """One worker has no bubblewrap on its PATH: it refuses its tasks (named on the instructor's
-    screen, through the command line), leaves the cluster, and the other worker grades everything;
-    with only such a worker the run stops with the reason."""
-    no_bwrap = {"PATH": str(BIN)}
+    screen), leaves the cluster, and the other worker grades. The command line is interrupted
+    (Ctrl-C) after the first results and run again: it goes on, and ends with the local verdicts.
+    With only such a worker the run stops with the reason."""
+    no_bwrap, out = {"PATH": str(BIN)}, tmp_path / "out"
     with dask_workers(scheduler, tmp_path / "both", [no_bwrap, {}]):
-        proc = _cli(klass, tmp_path / "out", "--scheduler", scheduler)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "refuses to grade: no sandbox here: bubblewrap" in proc.stderr, proc.stderr[-3000:]
-    got = _rows(tmp_path / "out")
+        cmd = [sys.executable, str(TOOLS / "autograde.py"), str(klass), "--out", str(out), "--secret", SECRET,
+               "--no-progress", "--scheduler", scheduler]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline and not _count(out):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        first = {k: r["graded_at"] for k, r in _rows(out).items()}
+        again = _cli(klass, out, "--scheduler", scheduler)
+    assert proc.returncode == 130 and "interrupted" in err, err[-3000:]
+    assert "refuses to grade: no sandbox here: bubblewrap" in err, err[-3000:]
+    assert 1 <= len(first) < len(local)
+    assert again.returncode == 0, again.stderr[-3000:]
+    got = _rows(out)
+    assert all(got[k]["graded_at"] == g for k, g in first.items()), "graded before Ctrl-C, and graded again"
     assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
     ag = _autograde()
     with dask_workers(scheduler, tmp_path / "alone", [no_bwrap]):
         with pytest.raises(ag.GradingError, match="no worker of the cluster can grade.*bubblewrap"):
             ag.autograde(klass, out=tmp_path / "out2", secret=SECRET, progress=False, scheduler=scheduler)
     assert "refuses to grade" in capsys.readouterr().err
+
+
+def test_a_worker_with_another_version_refuses_and_tasks_name_sources_portably(tmp_path):
+    """No cluster needed: what a worker checks before it grades."""
+    cluster = _autograde().cluster
+    source = SOURCE / "subscripts"
+    assert cluster.portable(str(source)) == "instructor/source/subscripts"
+    assert cluster.portable(str(tmp_path)) == str(tmp_path)
+    task = _autograde().worker.Task("ada", "subscripts", "subscripts.ipynb", "{}", "instructor/source/subscripts", 1)
+    want = cluster.fingerprint(source)
+    assert cluster._cannot_grade(task, source, want) is None
+    assert "differs from the instructor's" in cluster._cannot_grade(task, source, "0" * 64)
+    assert "not on this machine" in cluster._cannot_grade(task, tmp_path / "nowhere", want)
