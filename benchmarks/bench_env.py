@@ -4,6 +4,7 @@ Idle BLAS/OpenMP worker threads that spin after their work slow whichever librar
 (numpy's OpenBLAS and PyTorch's OpenMP pool share the cores), so every benchmark process runs with
 ``BENCH_ENV``; :func:`ensure` re-executes the current script with it when it is missing.
 """
+
 from __future__ import annotations
 
 import json

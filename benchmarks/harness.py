@@ -5,6 +5,7 @@ timed in the same rounds stay within a few percent. So :func:`compare` interleav
 (every round runs each once, in a shuffled order) and :func:`paired` reports the median over the
 rounds of the ratio of two contenders' times in the same round.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,8 @@ import tracemalloc
 
 import numpy as np
 
-QUICK = False        # set by run.py (--quick): fewer rounds everywhere
-PAUSE_S = 0.002      # idle time before each sample (not timed): the previous contender's threads sleep
+QUICK = False  # set by run.py (--quick): fewer rounds everywhere
+PAUSE_S = 0.002  # idle time before each sample (not timed): the previous contender's threads sleep
 GEMM_SECONDS: dict[str, float] = {}  # fastest n^2 matmul seen, per "dtype n" (to spot a busy machine)
 
 
@@ -72,9 +73,14 @@ def compare(contenders: dict, rounds: int = 41, sample_s: float = 0.004, seed: i
     out = {}
     for name, s in samples.items():
         q1, med, q3 = np.percentile(s, [25, 50, 75])
-        out[name] = {"median_s": float(med), "q1_s": float(q1), "q3_s": float(q3),
-                     "calls_per_sample": ks[name], "samples": len(s),
-                     "per_round_s": [float(v) for v in s]}
+        out[name] = {
+            "median_s": float(med),
+            "q1_s": float(q1),
+            "q3_s": float(q3),
+            "calls_per_sample": ks[name],
+            "samples": len(s),
+            "per_round_s": [float(v) for v in s],
+        }
     return out
 
 
@@ -91,7 +97,7 @@ def time_once_per_round(runs: dict, reps: int) -> dict:
     res: dict[str, dict] = {}
     order = list(runs)
     for r in range(reps):
-        for name in (order if r % 2 == 0 else order[::-1]):
+        for name in order if r % 2 == 0 else order[::-1]:
             t0 = time.perf_counter()
             value = runs[name]()
             res.setdefault(name, {"times_s": []})["times_s"].append(time.perf_counter() - t0)

@@ -3,6 +3,7 @@
 PyTorch and HIPS autograd are optional (``pip install -e ".[bench]"``): ``torch`` / ``autograd``
 are None when missing, and the sections skip those contenders with a message.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
-
 from bench_env import BENCH_ENV
 
 try:
@@ -44,15 +44,23 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "env": dict(BENCH_ENV)}
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "env": dict(BENCH_ENV),
+    }
     try:
         from threadpoolctl import threadpool_info
+
         blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         if blas:
             b = blas[0]
-            info["blas"] = (f"{b.get('internal_api')} {b.get('version')} "
-                            f"({b.get('architecture')}, {b.get('num_threads')} threads)")
+            info["blas"] = (
+                f"{b.get('internal_api')} {b.get('version')} "
+                f"({b.get('architecture')}, {b.get('num_threads')} threads)"
+            )
             info["blas_threads"] = b.get("num_threads")
     except ImportError:
         cfg = np.show_config(mode="dicts")
@@ -78,7 +86,7 @@ class LoadMonitor:
             if self._stop.wait(self.period_s):
                 return
 
-    def __enter__(self) -> "LoadMonitor":
+    def __enter__(self) -> LoadMonitor:
         self.t0 = time.perf_counter()
         self._thread.start()
         return self

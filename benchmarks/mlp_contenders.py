@@ -2,10 +2,10 @@
 
 Network ``sizes`` with two hidden ReLU layers, softmax output, cross-entropy; X (n0, B).
 """
+
 from __future__ import annotations
 
 import numpy as np
-
 from machine_info import torch
 
 import backprop
@@ -58,16 +58,23 @@ def numpy_contenders(net, X, Y) -> dict:
 
     inline_fb = inline(W1, W2, W3, b1, b2, b3, X, Y)
 
-    return {"backprop.MLP forward": lambda: net.forward(X),
-            "backprop.MLP forward+backward": lambda: net.loss_and_gradients(X, Y),
-            "matmuls alone, forward": mm_forward,
-            "matmuls alone, forward+backward": mm_both,
-            "same operations inline, no checks, forward+backward": inline_fb}
+    return {
+        "backprop.MLP forward": lambda: net.forward(X),
+        "backprop.MLP forward+backward": lambda: net.loss_and_gradients(X, Y),
+        "matmuls alone, forward": mm_forward,
+        "matmuls alone, forward+backward": mm_both,
+        "same operations inline, no checks, forward+backward": inline_fb,
+    }
 
 
 #: The elementwise passes that :func:`inline` can leave out, to price each one in context.
-PASSES = {"bias": "the bias adds", "relu": "the ReLUs", "softmax": "the softmax and the loss",
-          "bsum": "the bias gradients (row sums)", "mask": "the ReLU masks in the backward pass"}
+PASSES = {
+    "bias": "the bias adds",
+    "relu": "the ReLUs",
+    "softmax": "the softmax and the loss",
+    "bsum": "the bias gradients (row sums)",
+    "mask": "the ReLU masks in the backward pass",
+}
 
 
 def inline(W1, W2, W3, b1, b2, b3, X, Y, skip: frozenset = frozenset()):
@@ -103,6 +110,7 @@ def inline(W1, W2, W3, b1, b2, b3, X, Y, skip: frozenset = frozenset()):
         if "mask" not in skip:
             G1 *= V1 > 0
         G1 @ X.T, sums and G1.sum(axis=1, keepdims=True)
+
     return fb
 
 
@@ -111,8 +119,10 @@ def torch_mlp(params: dict, X: np.ndarray, labels: np.ndarray, dtype):
     F.cross_entropy; the same parameters and data as backprop.MLP. Returns (forward, fwd+bwd);
     fwd+bwd returns (E, grads in the order of params)."""
     tdt = torch.float32 if dtype == np.float32 else torch.float64
-    tp = {k: torch.tensor(v.reshape(-1) if k.startswith("b") else v, dtype=tdt, requires_grad=True)
-          for k, v in params.items()}
+    tp = {
+        k: torch.tensor(v.reshape(-1) if k.startswith("b") else v, dtype=tdt, requires_grad=True)
+        for k, v in params.items()
+    }
     tX = torch.tensor(np.ascontiguousarray(X.T), dtype=tdt)  # (B, n0)
     tlab = torch.tensor(labels)
     F = torch.nn.functional
@@ -129,6 +139,7 @@ def torch_mlp(params: dict, X: np.ndarray, labels: np.ndarray, dtype):
     def t_fb():
         E = F.cross_entropy(logits(), tlab)
         return E, torch.autograd.grad(E, list(tp.values()))
+
     return t_forward, t_fb
 
 
@@ -137,5 +148,7 @@ def torch_contenders(sizes, B: int, dtype, N: int) -> dict:
     rng = np.random.default_rng(0)
     net, X, labels, _ = network(sizes, B, dtype, rng)
     _, t_fb = torch_mlp(net.params, X, labels, dtype)
-    A = torch.tensor(rng.standard_normal((N, N)), dtype=torch.float32 if dtype == np.float32 else torch.float64)
+    A = torch.tensor(
+        rng.standard_normal((N, N)), dtype=torch.float32 if dtype == np.float32 else torch.float64
+    )
     return {"PyTorch forward+backward": t_fb, f"torch.matmul {N}x{N}": lambda: A @ A}

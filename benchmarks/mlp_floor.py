@@ -1,9 +1,9 @@
 """Section 3: backprop.MLP 784-256-128-10 (batch 256) against the GEMM floor and PyTorch."""
+
 from __future__ import annotations
 
-import numpy as np
-
 import harness
+import numpy as np
 from machine_info import torch
 from mlp_contenders import PASSES, flops, inline, network, numpy_contenders, torch_contenders, torch_mlp
 from mlp_report import POLICY, markdown, verdicts  # noqa: F401 (markdown: the section's writer)
@@ -12,20 +12,28 @@ from torch_child import policy_check
 KEY, TITLE, DEFAULT = "mlp", "`backprop.MLP` against the GEMM floor and PyTorch", True
 FULL = {"sizes": [784, 256, 128, 10], "batch": 256, "gemm": 1024}
 QUICK = {"sizes": [64, 32, 16, 10], "batch": 32, "gemm": 128}  # the same code on tiny sizes
-FB, FWD, MM_FB, MM_F = ("backprop.MLP forward+backward", "backprop.MLP forward",
-                        "matmuls alone, forward+backward", "matmuls alone, forward")
+FB, FWD, MM_FB, MM_F = (
+    "backprop.MLP forward+backward",
+    "backprop.MLP forward",
+    "matmuls alone, forward+backward",
+    "matmuls alone, forward",
+)
 INLINE, T_FB = "same operations inline, no checks, forward+backward", "PyTorch forward+backward"
 
 
 def heading(ml: dict) -> str:
-    return f"`backprop.MLP` {'-'.join(map(str, ml['sizes']))}, batch {ml['batch']}, ReLU + softmax cross-entropy"
+    return (
+        f"`backprop.MLP` {'-'.join(map(str, ml['sizes']))}, batch {ml['batch']}, ReLU + softmax cross-entropy"
+    )
 
 
 def torch_alone(cfg: dict) -> dict:
     """(child process) PyTorch forward+backward over its own N x N matmul, default OpenMP policy."""
     out = {}
     for dtype in (np.float32, np.float64):
-        r = harness.compare(torch_contenders(cfg["sizes"], cfg["batch"], dtype, cfg["gemm"]), rounds=31, sample_s=0.02)
+        r = harness.compare(
+            torch_contenders(cfg["sizes"], cfg["batch"], dtype, cfg["gemm"]), rounds=31, sample_s=0.02
+        )
         out[np.dtype(dtype).name] = harness.paired(r, T_FB, f"torch.matmul {cfg['gemm']}x{cfg['gemm']}")
     return out
 
@@ -35,8 +43,14 @@ def run(quick: bool) -> dict:
     sizes, B, N = cfg["sizes"], cfg["batch"], cfg["gemm"]
     harness.note(f"\n[3] MLP {'-'.join(map(str, sizes))}, batch {B}, ReLU + softmax cross-entropy")
     fwd_flops, bwd_flops = flops(sizes, B)
-    out = {"sizes": sizes, "batch": B, "flops_forward": fwd_flops, "flops_backward": bwd_flops,
-           "ideal_backward_over_forward": bwd_flops / fwd_flops, "dtypes": {}}
+    out = {
+        "sizes": sizes,
+        "batch": B,
+        "flops_forward": fwd_flops,
+        "flops_backward": bwd_flops,
+        "ideal_backward_over_forward": bwd_flops / fwd_flops,
+        "dtypes": {},
+    }
     if torch is not None:
         torch.set_num_threads(harness.torch_threads())
         out["torch_threads"] = torch.get_num_threads()
@@ -45,7 +59,9 @@ def run(quick: bool) -> dict:
     policy = policy_check("mlp_floor", harness.torch_threads(), cfg)
     out["torch_default_policy_check"] = policy
     if policy:
-        harness.note(f"    PyTorch fwd+bwd / its own {N}^2 matmul, default OpenMP policy (child process): {policy}")
+        harness.note(
+            f"    PyTorch fwd+bwd / its own {N}^2 matmul, default OpenMP policy (child process): {policy}"
+        )
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         out["dtypes"][np.dtype(dtype).name] = one_dtype(dtype, cfg, rng, policy, out, quick)
@@ -59,19 +75,26 @@ def one_dtype(dtype, cfg: dict, rng, policy, out: dict, quick: bool) -> dict:
     c = numpy_contenders(net, X, Y)
     p = net.params
     for k, what in PASSES.items():  # the price of each elementwise pass, in context
-        c[f"inline, without {what}"] = inline(p["W1"], p["W2"], p["W3"], p["b1"], p["b2"], p["b3"], X, Y,
-                                               frozenset({k}))
+        c[f"inline, without {what}"] = inline(
+            p["W1"], p["W2"], p["W3"], p["b1"], p["b2"], p["b3"], X, Y, frozenset({k})
+        )
     if torch is not None:
         t_forward, t_fb = torch_mlp(net.params, X, labels, dtype)
         E_t, g_t = t_fb()
         E_n, g_n = net.loss_and_gradients(X, Y)
         tol = 1e-4 if dtype == np.float32 else 1e-10
-        worst = max(float(np.max(np.abs(g.numpy().reshape(g_n[k].shape) - g_n[k])) / np.max(np.abs(g_n[k])))
-                    for k, g in zip(net.params, g_t))
+        worst = max(
+            float(np.max(np.abs(g.numpy().reshape(g_n[k].shape) - g_n[k])) / np.max(np.abs(g_n[k])))
+            for k, g in zip(net.params, g_t)
+        )
         if not (abs(E_t.item() - E_n) <= tol * abs(E_n) and worst <= tol):
-            raise SystemExit(f"PyTorch and backprop.MLP disagree ({name}): E {E_t.item()} vs {E_n}, grads {worst:.1e}")
+            raise SystemExit(
+                f"PyTorch and backprop.MLP disagree ({name}): E {E_t.item()} vs {E_n}, grads {worst:.1e}"
+            )
         c["PyTorch forward (no_grad)"], c[T_FB] = t_forward, t_fb
-        tA = torch.tensor(rng.standard_normal((N, N)), dtype=torch.float32 if dtype == np.float32 else torch.float64)
+        tA = torch.tensor(
+            rng.standard_normal((N, N)), dtype=torch.float32 if dtype == np.float32 else torch.float64
+        )
         c[f"torch.matmul {N}x{N}"] = lambda: tA @ tA
     A = rng.standard_normal((N, N)).astype(dtype)  # a large square matmul: the GEMM throughput
     GEMM = f"np.matmul {N}x{N} (throughput)"
@@ -86,21 +109,37 @@ def one_dtype(dtype, cfg: dict, rng, policy, out: dict, quick: bool) -> dict:
         best = min(harness.GEMM_SECONDS.get(f"{name} {N}", np.inf), g["q1_s"])
         harness.GEMM_SECONDS[f"{name} {N}"] = best
         busy = g["median_s"] > 1.25 * best or g["q3_s"] > 1.5 * g["q1_s"]
-        attempts.append({"gemm_median_s": g["median_s"], "gemm_q1_s": g["q1_s"], "gemm_q3_s": g["q3_s"],
-                         "fastest_gemm_seen_s": best, "busy": bool(busy)})
+        attempts.append(
+            {
+                "gemm_median_s": g["median_s"],
+                "gemm_q1_s": g["q1_s"],
+                "gemm_q3_s": g["q3_s"],
+                "fastest_gemm_seen_s": best,
+                "busy": bool(busy),
+            }
+        )
         if not busy or attempt == (0 if quick else 2):
             break
-        harness.note(f"    {name}: the machine was busy ({N}^2 matmul {g['median_s'] * 1e3:.1f} ms, fastest seen "
-                     f"{best * 1e3:.1f} ms): measuring again")
-    gemm = 2 * N ** 3 / res[GEMM]["median_s"]
+        harness.note(
+            f"    {name}: the machine was busy ({N}^2 matmul {g['median_s'] * 1e3:.1f} ms, fastest seen "
+            f"{best * 1e3:.1f} ms): measuring again"
+        )
+    gemm = 2 * N**3 / res[GEMM]["median_s"]
     fwd, bwd = out["flops_forward"], out["flops_backward"]
-    d = {"gemm_flops_per_s": gemm, "gemm_size": N, "attempts": attempts, "floor_forward_s": fwd / gemm,
-         "floor_forward_backward_s": (fwd + bwd) / gemm, "times": res}
-    d["ratios"] = ratios(res, GEMM, 2 * N ** 3, fwd, bwd)
+    d = {
+        "gemm_flops_per_s": gemm,
+        "gemm_size": N,
+        "attempts": attempts,
+        "floor_forward_s": fwd / gemm,
+        "floor_forward_backward_s": (fwd + bwd) / gemm,
+        "times": res,
+    }
+    d["ratios"] = ratios(res, GEMM, 2 * N**3, fwd, bwd)
     d["peak_bytes"] = {k: harness.peak_bytes(c[k]) for k in (FB, INLINE)}  # tracemalloc, one call
     # share of the inline operations' time that each elementwise pass takes (1 - without / with)
-    d["pass_share_of_inline"] = {what: 1 - harness.paired(res, f"inline, without {what}", INLINE)
-                                 for what in PASSES.values()}
+    d["pass_share_of_inline"] = {
+        what: 1 - harness.paired(res, f"inline, without {what}", INLINE) for what in PASSES.values()
+    }
     if torch is not None:
         P = harness.paired
         d["ratios"]["forward+backward / PyTorch"] = P(res, FB, T_FB)
@@ -110,8 +149,10 @@ def one_dtype(dtype, cfg: dict, rng, policy, out: dict, quick: bool) -> dict:
             # PyTorch with its default OpenMP wait policy, scaled by its own matmul timed here
             d["torch_fb_over_own_matmul_default_policy"] = policy[name]
             d["ratios"][POLICY] = P(res, FB, f"torch.matmul {N}x{N}") / policy[name]
-    harness.note(f"    {name}: GEMM {gemm / 1e9:.1f} GFLOP/s; floor fwd {d['floor_forward_s'] * 1e3:.3f} ms, "
-                 f"fwd+bwd {d['floor_forward_backward_s'] * 1e3:.3f} ms")
+    harness.note(
+        f"    {name}: GEMM {gemm / 1e9:.1f} GFLOP/s; floor fwd {d['floor_forward_s'] * 1e3:.3f} ms, "
+        f"fwd+bwd {d['floor_forward_backward_s'] * 1e3:.3f} ms"
+    )
     for k, v in res.items():
         harness.note(f"      {k:36s} {v['median_s'] * 1e3:8.3f} ms")
     for k, v in d["ratios"].items():

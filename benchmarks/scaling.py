@@ -1,19 +1,22 @@
 """Section 2: how the Jacobian path and the differential path grow with the layer size (m = n)."""
+
 from __future__ import annotations
 
 import time
 
-import numpy as np
-
 import harness
+import numpy as np
 from report import fmt_b, fmt_t, table
 
 from backprop import differential, jacobian, seed
 
 KEY, TITLE, DEFAULT = "scaling", "Scaling with the layer size (batch 1, m = n)", True
 JAC = "jacobian.grad_W (3-D dv/dW)"
-PATHS = {JAC: jacobian.grad_W, "differential.grad_W (Diag form)": differential.grad_W,
-         "differential.grad_W_hadamard": differential.grad_W_hadamard}
+PATHS = {
+    JAC: jacobian.grad_W,
+    "differential.grad_W (Diag form)": differential.grad_W,
+    "differential.grad_W_hadamard": differential.grad_W_hadamard,
+}
 
 
 def run(quick: bool) -> dict:
@@ -49,15 +52,23 @@ def measure(quick: bool, blas_threads, max_call_s: float = 1.0) -> dict:
             r = harness.compare(timed, rounds=15 if m >= 256 else 31, sample_s=0.01)
             row["time_s"].update({n: r[n]["median_s"] for n in timed})
         rows.append(row)
-        harness.note(f"    m = n = {m:5d}: " + ", ".join(
-            f"{n.split(' ')[0]} {row['time_s'][n] * 1e3:.3f} ms / {row['peak_bytes'][n] / 1e6:.2f} MB"
-            for n in row["time_s"]))
+        harness.note(
+            f"    m = n = {m:5d}: "
+            + ", ".join(
+                f"{n.split(' ')[0]} {row['time_s'][n] * 1e3:.3f} ms / {row['peak_bytes'][n] / 1e6:.2f} MB"
+                for n in row["time_s"]
+            )
+        )
         if JAC not in active and JAC in row["time_s"]:
             break
         if row["time_s"].get(JAC, 0) * 15 > 4.0:  # the next size (8x) would take too long
             break
-    return {"rows": rows, "exponents": exponents(rows), "blas_threads": blas_threads,
-            "note": "exponents fitted by least squares on log-log over the three largest sizes with m >= 64"}
+    return {
+        "rows": rows,
+        "exponents": exponents(rows),
+        "blas_threads": blas_threads,
+        "note": "exponents fitted by least squares on log-log over the three largest sizes with m >= 64",
+    }
 
 
 def exponents(rows: list[dict]) -> dict:
@@ -69,12 +80,19 @@ def exponents(rows: list[dict]) -> dict:
         big = [p for p in pts if p[0] >= 64][-3:]
         if len(big) >= 2:
             ms, ts, bs = zip(*big)
-            exps[name] = {"time": harness.fit_exponent(ms, ts), "bytes": harness.fit_exponent(ms, bs),
-                          "fitted_on_m": list(ms),
-                          "local_time": [[p2[0], harness.fit_exponent([p1[0], p2[0]], [p1[1], p2[1]])]
-                                         for p1, p2 in zip(pts, pts[1:])]}
-            harness.note(f"    growth exponents {name}: time m^{exps[name]['time']:.2f}, "
-                         f"bytes m^{exps[name]['bytes']:.2f} (m = {list(ms)})")
+            exps[name] = {
+                "time": harness.fit_exponent(ms, ts),
+                "bytes": harness.fit_exponent(ms, bs),
+                "fitted_on_m": list(ms),
+                "local_time": [
+                    [p2[0], harness.fit_exponent([p1[0], p2[0]], [p1[1], p2[1]])]
+                    for p1, p2 in zip(pts, pts[1:])
+                ],
+            }
+            harness.note(
+                f"    growth exponents {name}: time m^{exps[name]['time']:.2f}, "
+                f"bytes m^{exps[name]['bytes']:.2f} (m = {list(ms)})"
+            )
     return exps
 
 
@@ -84,16 +102,36 @@ def markdown(sc: dict) -> list[str]:
 
     def cells(row, key, fmt):
         return [row["m"], *(fmt(row[key][n]) if n in row[key] else "—" for n in names)]
+
     L = [f"Median time of one G{one}, and peak bytes allocated during one call (tracemalloc):", ""]
-    L += table(["m = n", *(f"time: {n}" for n in names)],
-               [cells(r, "time_s", fmt_t) for r in sc["rows"]], "r" * (len(names) + 1))
-    L += table(["m = n", *(f"bytes: {n}" for n in names)],
-               [cells(r, "peak_bytes", fmt_b) for r in sc["rows"]], "r" * (len(names) + 1))
-    L += ["Fitted growth exponents p (time or bytes ∝ m^p, least squares on log-log over the three largest "
-          "sizes), and the exponent between neighbouring sizes (m/2 → m), which shows the move from "
-          "overhead-bound (p ≈ 0) to the asymptotic regime:", ""]
-    L += table(["path", "time ∝ m^p", "peak bytes ∝ m^p", "fitted on m =", "time exponent m/2 → m"],
-               [(n, f"{e['time']:.2f}", f"{e['bytes']:.2f}", ", ".join(map(str, e["fitted_on_m"])),
-                 ", ".join(f"{p:.1f} ({m})" for m, p in e.get("local_time", [])))
-                for n, e in sc["exponents"].items()], align="lrrll")
+    L += table(
+        ["m = n", *(f"time: {n}" for n in names)],
+        [cells(r, "time_s", fmt_t) for r in sc["rows"]],
+        "r" * (len(names) + 1),
+    )
+    L += table(
+        ["m = n", *(f"bytes: {n}" for n in names)],
+        [cells(r, "peak_bytes", fmt_b) for r in sc["rows"]],
+        "r" * (len(names) + 1),
+    )
+    L += [
+        "Fitted growth exponents p (time or bytes ∝ m^p, least squares on log-log over the three largest "
+        "sizes), and the exponent between neighbouring sizes (m/2 → m), which shows the move from "
+        "overhead-bound (p ≈ 0) to the asymptotic regime:",
+        "",
+    ]
+    L += table(
+        ["path", "time ∝ m^p", "peak bytes ∝ m^p", "fitted on m =", "time exponent m/2 → m"],
+        [
+            (
+                n,
+                f"{e['time']:.2f}",
+                f"{e['bytes']:.2f}",
+                ", ".join(map(str, e["fitted_on_m"])),
+                ", ".join(f"{p:.1f} ({m})" for m, p in e.get("local_time", [])),
+            )
+            for n, e in sc["exponents"].items()
+        ],
+        align="lrrll",
+    )
     return L

@@ -15,6 +15,7 @@ network layer received for the page and everything it fetched (CDP `encodedDataL
 
 tests/test_browser.py imports `measure` and holds every build to the same targets.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,8 +34,16 @@ DEFAULT = True
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 THROTTLE = 4
 TARGET_MS = 1500
 TARGET_BYTES = 2_000_000
@@ -73,8 +82,11 @@ READY_JS = """async () => {
 
 def heaviest_page(site: Path) -> str:
     """The page (relative path) with the most formulas."""
-    counts = {p.relative_to(site).as_posix(): len(re.findall(r'class="math notranslate', p.read_text("utf-8")))
-              for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts}
+    counts = {
+        p.relative_to(site).as_posix(): len(re.findall(r'class="math notranslate', p.read_text("utf-8")))
+        for p in site.rglob("*.html")
+        if "_static" not in p.relative_to(site).parts
+    }
     return max(counts, key=counts.get)
 
 
@@ -102,7 +114,9 @@ def measure(browser, url: str, throttle: float = THROTTLE, viewport=(375, 800)) 
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
         sent, received = set(), {}
         cdp.on("Network.requestWillBeSent", lambda e: sent.add(e["requestId"]))
-        cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
+        cdp.on(
+            "Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"])
+        )
         cdp.on("Network.loadingFailed", lambda e: received.__setitem__(e["requestId"], 0))
         page.goto(url, wait_until="load")
         times = page.evaluate(READY_JS)
@@ -110,17 +124,24 @@ def measure(browser, url: str, throttle: float = THROTTLE, viewport=(375, 800)) 
             if sent <= received.keys():
                 break
             page.wait_for_timeout(50)
-        return {**{k: (round(v, 1) if isinstance(v, (int, float)) else v) for k, v in times.items()},
-                "bytes": int(sum(received.values())), "requests": len(received)}
+        return {
+            **{k: (round(v, 1) if isinstance(v, (int, float)) else v) for k, v in times.items()},
+            "bytes": int(sum(received.values())),
+            "requests": len(received),
+        }
     finally:
         context.close()
 
 
 def run(quick: bool, site: Path = SITE) -> dict:
     """Median over rounds of cold throttled loads of the heaviest page (3 rounds quick, 9 full)."""
-    missing = (f"needs Debian's chromium at {CHROMIUM}" if not CHROMIUM.exists() else
-               f"no built site at {site}: run `python3 dev.py build` first" if not (site / "index.html").exists()
-               else None)
+    missing = (
+        f"needs Debian's chromium at {CHROMIUM}"
+        if not CHROMIUM.exists()
+        else f"no built site at {site}: run `python3 dev.py build` first"
+        if not (site / "index.html").exists()
+        else None
+    )
     if missing:
         try:
             import harness  # benchmarks/run.py's sibling module: the section is skipped, the run goes on
@@ -144,27 +165,45 @@ def run(quick: bool, site: Path = SITE) -> dict:
     ready = statistics.median(s["readable_ms"] for s in samples)
     nbytes = statistics.median(s["bytes"] for s in samples)
     return {
-        "page": page, "formulas": formulas, "throttle": THROTTLE, "samples": samples,
-        "ready_ms_median": round(ready, 1), "bytes_median": int(nbytes),
+        "page": page,
+        "formulas": formulas,
+        "throttle": THROTTLE,
+        "samples": samples,
+        "ready_ms_median": round(ready, 1),
+        "bytes_median": int(nbytes),
         "verdicts": [
-            {"target": f"readable in <= {TARGET_MS / 1000:g} s at {THROTTLE}x CPU throttling",
-             "met": ready <= TARGET_MS, "detail": f"{ready / 1000:.2f} s (median of {len(samples)} cold loads)"},
-            {"target": f"<= {TARGET_BYTES / 1e6:g} MB transferred", "met": nbytes <= TARGET_BYTES,
-             "detail": f"{nbytes / 1e6:.2f} MB in {samples[0]['requests']} requests"},
+            {
+                "target": f"readable in <= {TARGET_MS / 1000:g} s at {THROTTLE}x CPU throttling",
+                "met": ready <= TARGET_MS,
+                "detail": f"{ready / 1000:.2f} s (median of {len(samples)} cold loads)",
+            },
+            {
+                "target": f"<= {TARGET_BYTES / 1e6:g} MB transferred",
+                "met": nbytes <= TARGET_BYTES,
+                "detail": f"{nbytes / 1e6:.2f} MB in {samples[0]['requests']} requests",
+            },
         ],
     }
 
 
 def markdown(result: dict) -> list[str]:
-    lines = [f"`{result['page']}` ({result['formulas']} formulas), cold cache, CPU slowed "
-             f"{result['throttle']}x, 375 px wide, served from this machine.", "",
-             "| readable | HTML parsed | first-screen maths fonts | largest paint | load event | bytes | requests |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"`{result['page']}` ({result['formulas']} formulas), cold cache, CPU slowed "
+        f"{result['throttle']}x, 375 px wide, served from this machine.",
+        "",
+        "| readable | HTML parsed | first-screen maths fonts | largest paint | load event | bytes | requests |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in result["samples"]:
-        lines.append(f"| {s['readable_ms']:.0f} ms | {s['dom_ms']:.0f} ms | {s['fonts_ms'] or 0:.0f} ms "
-                     f"| {s['lcp_ms']:.0f} ms | {s['load_ms']:.0f} ms | {s['bytes'] / 1e6:.2f} MB | {s['requests']} |")
+        lines.append(
+            f"| {s['readable_ms']:.0f} ms | {s['dom_ms']:.0f} ms | {s['fonts_ms'] or 0:.0f} ms "
+            f"| {s['lcp_ms']:.0f} ms | {s['load_ms']:.0f} ms | {s['bytes'] / 1e6:.2f} MB | {s['requests']} |"
+        )
     lines.append("")
-    lines += [f"- {v['target']} — {'**met**' if v['met'] else '**missed**'} ({v['detail']})." for v in result["verdicts"]]
+    lines += [
+        f"- {v['target']} — {'**met**' if v['met'] else '**missed**'} ({v['detail']})."
+        for v in result["verdicts"]
+    ]
     return lines + [""]
 
 

@@ -6,6 +6,7 @@ verdict also uses a number measured here, in a child process where OpenMP keeps 
 policy (OpenBLAS stays quiet): ``python torch_child.py MODULE`` calls ``MODULE.torch_alone(payload)``
 and prints its result as JSON on the last line.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,21 @@ def policy_check(module: str, threads: int, payload: dict | None = None) -> dict
     and ``threads`` threads; None (with a message) if PyTorch is missing or the child fails."""
     import harness
     from machine_info import torch
+
     if torch is None:
         return None
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    env.update({bench_env.CHILD: "1", "BENCH_TORCH_THREADS": str(threads),
-                "BENCH_QUICK": "1" if harness.QUICK else "", "BENCH_PAYLOAD": json.dumps(payload)})
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), module], env=env,
-                          capture_output=True, text=True)
+    env.update(
+        {
+            bench_env.CHILD: "1",
+            "BENCH_TORCH_THREADS": str(threads),
+            "BENCH_QUICK": "1" if harness.QUICK else "",
+            "BENCH_PAYLOAD": json.dumps(payload),
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), module], env=env, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         harness.note(f"    PyTorch default-policy check failed: {proc.stderr.strip().splitlines()[-1:]}")
         return None
@@ -40,6 +49,7 @@ def main(module: str) -> int:
 
     import harness
     from machine_info import torch
+
     harness.QUICK = bool(os.environ.get("BENCH_QUICK"))
     torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "2")))
     harness.warm_up_gemm()

@@ -1,4 +1,5 @@
 """Shared fixtures. ``site`` builds the book once per test run (shared by xdist workers)."""
+
 from __future__ import annotations
 
 import fcntl
@@ -32,9 +33,12 @@ def site() -> Path:
         if not marker.exists():
             for old in (ROOT / "_build").glob(".built-for-test-run-*"):
                 old.unlink()
-            proc = subprocess.run([sys.executable, str(ROOT / "dev.py"), "build"], cwd=ROOT,
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, str(ROOT / "dev.py"), "build"], cwd=ROOT, capture_output=True, text=True
+            )
             if proc.returncode != 0:
-                pytest.fail("book build failed (warnings are errors):\n" + proc.stdout[-6000:] + proc.stderr[-6000:])
+                pytest.fail(
+                    "book build failed (warnings are errors):\n" + proc.stdout[-6000:] + proc.stderr[-6000:]
+                )
             marker.write_text("ok")
     return HTML

@@ -20,12 +20,13 @@ Shapes (as in the package): images batch-first (B, C, H, W), kernels (F, C, kh, 
 Q (T, d), K (S, d), V (S, d_v); normalisation X (n, B) with columns as examples; MLP X (n0, B) in
 layout "column" and (B, n0) in layout "batch_first".
 """
+
 from __future__ import annotations
 
 import os
 from functools import partial
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")     # no search for accelerators, no warning about them
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no search for accelerators, no warning about them
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -34,9 +35,23 @@ from jax import lax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-__all__ = ["jax", "jnp", "lax", "vjp", "value_and_grad", "conv2d", "maxpool2d", "attention",
-           "framework_attention", "standardize", "batchnorm", "layernorm", "cross_entropy",
-           "mlp_loss", "small_cnn_loss"]
+__all__ = [
+    "jax",
+    "jnp",
+    "lax",
+    "vjp",
+    "value_and_grad",
+    "conv2d",
+    "maxpool2d",
+    "attention",
+    "framework_attention",
+    "standardize",
+    "batchnorm",
+    "layernorm",
+    "cross_entropy",
+    "mlp_loss",
+    "small_cnn_loss",
+]
 
 
 def _pair(k) -> tuple[int, int]:
@@ -50,6 +65,7 @@ def _numpy(tree):
 
 # -- autodiff -------------------------------------------------------------------------------------
 
+
 def vjp(f, inputs: tuple, dout, **options) -> tuple[np.ndarray, tuple]:
     """(f(*inputs), the gradients of <dout, f(*inputs)> with respect to every input), by jax.vjp.
 
@@ -57,6 +73,7 @@ def vjp(f, inputs: tuple, dout, **options) -> tuple[np.ndarray, tuple]:
     of the inputs, in their order. Forward and backward are compiled together (jax.jit): one
     compilation instead of one per primitive and shape.
     """
+
     def forward_backward(args, g):
         out, pullback = jax.vjp(lambda *a: f(*a, **options), *args)
         return out, pullback(g)
@@ -70,19 +87,26 @@ def value_and_grad(f, params: dict, *args, **options) -> tuple[float, dict]:
     """(E, {name: dE/dparams[name]}) for a scalar E = f(params, *args, **options), by
     jax.value_and_grad, compiled (jax.jit) with ``args`` and ``options`` as constants."""
     E, G = jax.jit(jax.value_and_grad(lambda p: f(p, *args, **options)))(
-        {k: jnp.asarray(P) for k, P in params.items()})
+        {k: jnp.asarray(P) for k, P in params.items()}
+    )
     return float(E), _numpy(G)
 
 
 # -- layers, JAX's own implementations --------------------------------------------------------------
 
+
 def conv2d(X, K, b, stride=1, padding=0):
     """Cross-correlation as in ``backprop.layers.conv2d``: X (B, C, H, W), K (F, C, kh, kw), b (F,)
     -> (B, F, H_y, W_y), by ``lax.conv_general_dilated`` (zero padding on both sides)."""
     (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
-    out = lax.conv_general_dilated(X, K, window_strides=(sh, sw), padding=((ph, ph), (pw, pw)),
-                                   dimension_numbers=("NCHW", "OIHW", "NCHW"),
-                                   precision=lax.Precision.HIGHEST)
+    out = lax.conv_general_dilated(
+        X,
+        K,
+        window_strides=(sh, sw),
+        padding=((ph, ph), (pw, pw)),
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=lax.Precision.HIGHEST,
+    )
     return out + b[None, :, None, None]
 
 
@@ -115,11 +139,12 @@ def framework_attention(Q, K, V, causal=False):
     d, d_v = Q.shape[1], V.shape[1]
     D = max(d, d_v)
 
-    def heads(A):                        # (T, k) -> (T, 1 head, D)
+    def heads(A):  # (T, k) -> (T, 1 head, D)
         return jnp.pad(A, ((0, 0), (0, D - A.shape[1])))[:, None, :]
 
-    out = jax.nn.dot_product_attention(heads(Q), heads(K), heads(V), scale=1 / np.sqrt(d),
-                                       is_causal=causal, implementation="xla")
+    out = jax.nn.dot_product_attention(
+        heads(Q), heads(K), heads(V), scale=1 / np.sqrt(d), is_causal=causal, implementation="xla"
+    )
     return out[:, 0, :d_v]
 
 
@@ -140,6 +165,7 @@ def layernorm(X, gamma, beta, eps=1e-5):
 
 
 # -- losses and whole networks, jax.numpy written from the maths -------------------------------------
+
 
 def cross_entropy(V, Y, axis=0):
     """Mean over examples of -sum_c Y_c log softmax(V)_c, classes along ``axis`` (0: columns are
@@ -174,5 +200,5 @@ def small_cnn_loss(params, X, labels):
     -> mean cross-entropy of softmax against integer labels (B,); X (B, 1, 8, 8), params K, b, W, c."""
     A = conv2d(X, params["K"], params["b"], padding=1)
     M = maxpool2d(jax.nn.relu(A), 2, 2)
-    V = params["W"] @ M.reshape(M.shape[0], -1).T + params["c"]          # (10, B): columns again
+    V = params["W"] @ M.reshape(M.shape[0], -1).T + params["c"]  # (10, B): columns again
     return cross_entropy(V, jax.nn.one_hot(labels, V.shape[0], axis=0, dtype=V.dtype), axis=0)

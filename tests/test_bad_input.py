@@ -1,4 +1,5 @@
 """Bad input gets a clear error, never a silent wrong answer."""
+
 import warnings
 
 import numpy as np
@@ -9,25 +10,36 @@ from backprop import differential, jacobian, subscript
 from backprop.activations import log_softmax, sigmoid, softmax
 from backprop.seed import example
 
-GRADS = [subscript.grad_W, subscript.grad_W_einsum, jacobian.grad_W, jacobian.grad_W_vec,
-         differential.grad_W, differential.grad_W_hadamard]
+GRADS = [
+    subscript.grad_W,
+    subscript.grad_W_einsum,
+    jacobian.grad_W,
+    jacobian.grad_W_vec,
+    differential.grad_W,
+    differential.grad_W_hadamard,
+]
 
 
 @pytest.mark.parametrize("grad", GRADS)
 def test_broadcasting_trap_column_minus_vector(grad):
     W, x, y = example()
     with pytest.raises(ValueError, match=r"\(5,\).*\(5, 1\)"):
-        grad(W, x, y.ravel())            # s is (5, 1), y is (5,): numpy would make (5, 5)
+        grad(W, x, y.ravel())  # s is (5, 1), y is (5,): numpy would make (5, 5)
     with pytest.raises(ValueError, match=r"\(5, 1\).*\(5,\)"):
-        grad(W, x.ravel(), y)            # s is (5,), y is (5, 1)
+        grad(W, x.ravel(), y)  # s is (5,), y is (5, 1)
 
 
 @pytest.mark.parametrize("grad", GRADS)
 @pytest.mark.parametrize("bad", ["x_len", "x_row", "y_len", "W_1d", "W_3d"])
 def test_shape_mismatches_name_the_shapes(grad, bad):
     W, x, y = example()
-    args = {"x_len": (W, np.ones((3, 1)), y), "x_row": (W, x.T, y), "y_len": (W, x, np.ones((4, 1))),
-            "W_1d": (W.ravel(), x, y), "W_3d": (W[None], x, y)}[bad]
+    args = {
+        "x_len": (W, np.ones((3, 1)), y),
+        "x_row": (W, x.T, y),
+        "y_len": (W, x, np.ones((4, 1))),
+        "W_1d": (W.ravel(), x, y),
+        "W_3d": (W[None], x, y),
+    }[bad]
     with pytest.raises(ValueError, match=r"shape"):
         grad(*args)
 
@@ -47,8 +59,9 @@ def test_non_finite_inputs(grad, which, value):
 def test_finite_check_accepts_huge_finite_values_and_rejects_any_non_finite(dtype):
     # a cheaper check by summing first was tried: the sum of huge finite entries overflows and warns
     from backprop._checks import as_float_array
+
     big = np.finfo(dtype).max
-    assert as_float_array(np.array([big, big, -big], dtype=dtype), "A").shape == (3,)   # no warning either
+    assert as_float_array(np.array([big, big, -big], dtype=dtype), "A").shape == (3,)  # no warning either
     for entries in ([big, np.inf], [np.inf, -np.inf], [-big, np.nan, big]):
         with pytest.raises(ValueError, match="NaN or infinite"):
             as_float_array(np.array(entries, dtype=dtype), "A")
@@ -115,7 +128,9 @@ def test_stable_numerics_for_large_inputs(big):
     assert s[0, 0] < 1e-20 and s[2, 0] == 1.0
     np.testing.assert_allclose(p.sum(), 1.0)
     assert np.all(np.isfinite(lp))
-    assert np.isfinite(E) and E == pytest.approx(2 * big, rel=1e-12)   # -log p_0 = 2*big + log(1 + e^-big + ...)
+    assert np.isfinite(E) and E == pytest.approx(
+        2 * big, rel=1e-12
+    )  # -log p_0 = 2*big + log(1 + e^-big + ...)
     assert all(np.all(np.isfinite(g)) for g in G.values())
 
 
@@ -129,6 +144,7 @@ def test_sigmoid_cross_entropy_is_stable():
 
 
 # -- the silent wrong answers found by the independent review (issue 12) -------------------------
+
 
 def test_integer_input_to_activations_is_promoted_like_numpy():
     v = np.arange(-3, 4)
@@ -159,11 +175,17 @@ def test_jacobian_blocks_accept_only_columns():
 def test_mlp_params_must_be_finite_real_arrays_of_the_models_dtype():
     net = backprop.MLP([3, 4, 2])
     X, Y = np.ones((3, 2)), np.full((2, 2), 0.5)
-    for bad, err, msg in [(np.nan, ValueError, r"params\['W1'\] \(shape \(4, 3\)\) contains NaN"),
-                          (1j, TypeError, r"params\['W1'\] has dtype complex128.*float64"),
-                          (np.float16(1), TypeError, "dtype float16"),
-                          (np.float32(1), TypeError, "dtype float32")]:
-        W1 = net.params["W1"] + bad if isinstance(bad, (float, complex)) else net.params["W1"].astype(type(bad))
+    for bad, err, msg in [
+        (np.nan, ValueError, r"params\['W1'\] \(shape \(4, 3\)\) contains NaN"),
+        (1j, TypeError, r"params\['W1'\] has dtype complex128.*float64"),
+        (np.float16(1), TypeError, "dtype float16"),
+        (np.float32(1), TypeError, "dtype float32"),
+    ]:
+        W1 = (
+            net.params["W1"] + bad
+            if isinstance(bad, (float, complex))
+            else net.params["W1"].astype(type(bad))
+        )
         for call in (net.loss, net.gradients):
             with pytest.raises(err, match=msg):
                 call(X, Y, params={**net.params, "W1": W1})
@@ -215,6 +237,7 @@ def test_differential_dE_checks_dW():
 
 def test_losses_check_shapes():
     from backprop import losses
+
     S = np.full((3, 2), 0.5)
     with pytest.raises(ValueError, match=r"\(3, 2\).*\(2, 3\)"):
         losses.half_squared_error(S, S.T)
@@ -227,6 +250,7 @@ def test_finiteness_fast_path_agrees_with_the_entrywise_test(dtype):
     """_all_finite (sum of squares first) gives np.isfinite(...).all() on every kind of entry,
     including huge finite values whose squares overflow and non-contiguous views."""
     from backprop._checks import _all_finite
+
     big = np.finfo(dtype).max
     rng = np.random.default_rng(0)
     for special in (0.0, 1.0, big, -big, np.inf, -np.inf, np.nan):

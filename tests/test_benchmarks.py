@@ -1,4 +1,5 @@
 """benchmarks/run.py --quick: the whole harness on tiny sizes; structure only, never timings."""
+
 import json
 import subprocess
 import sys
@@ -17,8 +18,12 @@ def quick(tmp_path_factory):
     """One quick run written to a temporary folder (the committed results stay untouched)."""
     out = tmp_path_factory.mktemp("bench")
     committed = {p: p.read_bytes() for p in BENCH.glob("results.*")}
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert {p: p.read_bytes() for p in BENCH.glob("results.*")} == committed
     return json.loads((out / "results.json").read_text()), (out / "results.md").read_text()
@@ -49,7 +54,7 @@ def test_top_level_and_every_section_present(quick):
 def test_optional_sections_are_run_or_reported_absent(quick):
     r, md = quick
     for key, module in OPTIONAL.items():
-        if (BENCH / module).exists():   # measured, or {"skipped": reason} (no browser, no sandbox...)
+        if (BENCH / module).exists():  # measured, or {"skipped": reason} (no browser, no sandbox...)
             assert "measured" in r[key]
         else:
             assert r[key] == {"skipped": f"benchmarks/{module} is not in this checkout"}
@@ -90,8 +95,12 @@ def test_committed_markdown_is_rendered_from_the_committed_json(tmp_path):
     """results.md is generated: rendering the committed results.json again gives it byte for byte
     (after merging a section module, rewrite it with `benchmarks/run.py --render`)."""
     (tmp_path / "results.json").write_bytes((BENCH / "results.json").read_bytes())
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--render", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--render", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "results.md").read_text() == (BENCH / "results.md").read_text()
 
@@ -100,7 +109,7 @@ def test_grading_section_checks_the_grades_it_times(quick):
     """The quick class has one notebook of every kind; a throughput counts only if every grade was right."""
     r, md = quick
     g = r["grading"]
-    if isinstance(g.get("skipped"), str):      # no bubblewrap as root, or no nbgrader, here
+    if isinstance(g.get("skipped"), str):  # no bubblewrap as root, or no nbgrader, here
         assert f"Not measured: {g['skipped']}." in md
         return
     assert all(n >= 1 for n in g["kinds"].values()) and sum(g["kinds"].values()) == g["notebooks"]

@@ -1,4 +1,5 @@
 """The book builds with warnings as errors, and every page of _toc.yml is in the site."""
+
 from pathlib import Path
 
 import yaml

@@ -13,6 +13,7 @@ opened from disk (file://). Screenshots of a chapter go to _build/screenshots/.
 
 Chromium is never downloaded: `python3 dev.py test` installs Debian's package when missing.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,8 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm registry, installed by dev.py
 WIDTHS = (375, 768, 1280)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOCAL_HOSTS = {"127.0.0.1"}
 TIMEOUT_MS = 15_000
 
@@ -138,8 +147,13 @@ def own_axe_violations(page) -> list[str]:
     found = []
     for v in page.evaluate(AXE_JS):
         for node in v["nodes"]:
-            if not any(v["id"] == rule and node["target"].split(" ")[-1].startswith(sel) or
-                       v["id"] == rule and node["target"] == sel for rule, sel, _ in THEME_AXE):
+            if not any(
+                v["id"] == rule
+                and node["target"].split(" ")[-1].startswith(sel)
+                or v["id"] == rule
+                and node["target"] == sel
+                for rule, sel, _ in THEME_AXE
+            ):
                 found.append(f"axe {v['id']} ({v['help']}): {node['target']} {node['html']!r}")
     return found
 
@@ -164,8 +178,10 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(f"the browser test needs Debian's chromium at {CHROMIUM}: "
-                    "`python3 dev.py test` installs it (as root), or `sudo apt-get install chromium`")
+        pytest.fail(
+            f"the browser test needs Debian's chromium at {CHROMIUM}: "
+            "`python3 dev.py test` installs it (as root), or `sudo apt-get install chromium`"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -184,10 +200,16 @@ class Watched:
         self.problems: list[str] = []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
+        self.page.on(
+            "console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}")
+        )
         self.page.on("pageerror", lambda e: self.problems.append(f"JavaScript error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+        self.page.on(
+            "requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})")
+        )
+        self.page.on(
+            "response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}")
+        )
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -213,8 +235,11 @@ def settle(page) -> None:
 
 
 def site_pages(site: Path) -> list[str]:
-    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")
-                  if "_static" not in p.relative_to(site).parts)
+    return sorted(
+        p.relative_to(site).as_posix()
+        for p in site.rglob("*.html")
+        if "_static" not in p.relative_to(site).parts
+    )
 
 
 def check_page(tab: Watched, url: str, redirects: bool = False) -> list[str]:
@@ -233,7 +258,9 @@ def check_page(tab: Watched, url: str, redirects: bool = False) -> list[str]:
         if math["errors"]:
             problems.append(f"{math['errors']} MathJax error node(s)")
         if math["mathml"] < math["typeset"]:
-            problems.append(f"only {math['mathml']} of {math['typeset']} formulas carry MathML for screen readers")
+            problems.append(
+                f"only {math['mathml']} of {math['typeset']} formulas carry MathML for screen readers"
+            )
         if math["tabstops"]:
             problems.append(f"{math['tabstops']} formulas are tab stops")
         if math["script"]:
@@ -242,7 +269,7 @@ def check_page(tab: Watched, url: str, redirects: bool = False) -> list[str]:
     for raw in ("$$", "\\[", "\\(", "\\begin{"):
         if raw in text:
             i = text.index(raw)
-            problems.append(f"raw TeX {raw!r} in visible text: …{text[max(0, i - 40):i + 40]!r}…")
+            problems.append(f"raw TeX {raw!r} in visible text: …{text[max(0, i - 40) : i + 40]!r}…")
     broken = tab.page.evaluate(BROKEN_IMAGES_JS)
     problems += [f"image did not load: {src}" for src in broken]
     problems += [f"image wider than the text column: {src}" for src in tab.page.evaluate(OVERSIZED_IMAGES_JS)]
@@ -392,13 +419,19 @@ def test_theme_follows_the_systems_dark_mode(site, server, browser):
     context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
-        chapters = [r for r in site_pages(site) if r.startswith("book/")
-                    and 'class="cell_output' in (site / r).read_text(encoding="utf-8")
-                    and "<img" in (site / r).read_text(encoding="utf-8")]
+        chapters = [
+            r
+            for r in site_pages(site)
+            if r.startswith("book/")
+            and 'class="cell_output' in (site / r).read_text(encoding="utf-8")
+            and "<img" in (site / r).read_text(encoding="utf-8")
+        ]
         page.goto(server + (chapters[0] if chapters else "book/intro.html"))
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
         if chapters:
-            bg = page.evaluate("getComputedStyle(document.querySelector('div.cell_output img')).backgroundColor")
+            bg = page.evaluate(
+                "getComputedStyle(document.querySelector('div.cell_output img')).backgroundColor"
+            )
             rgb = [int(c) for c in re.findall(r"\d+", bg)[:3]]
             assert len(rgb) == 3 and min(rgb) > 200, bg
     finally:
@@ -408,8 +441,9 @@ def test_theme_follows_the_systems_dark_mode(site, server, browser):
 def test_solution_dropdown_opens_on_click(site, server, browser):
     """Every solution on a chapter page is collapsed and opens when its title is clicked (where a
     reader clicks: the middle of the title)."""
-    pages = [r for r in site_pages(site)
-             if 'class="solution dropdown' in (site / r).read_text(encoding="utf-8")]
+    pages = [
+        r for r in site_pages(site) if 'class="solution dropdown' in (site / r).read_text(encoding="utf-8")
+    ]
     assert pages, "no exercise solution (sphinx-exercise, :class: dropdown) in the site"
     tab = Watched(browser)
     try:
@@ -431,8 +465,9 @@ def test_solution_dropdown_opens_on_click(site, server, browser):
 def test_solution_opens_from_its_title_with_enter_and_space(site, server, browser):
     """Tab reaches the first solution's title (formulas and the title's link back to the
     exercise are no tab stops on the way), Enter opens it, Space closes it again."""
-    pages = [r for r in site_pages(site)
-             if 'class="solution dropdown' in (site / r).read_text(encoding="utf-8")]
+    pages = [
+        r for r in site_pages(site) if 'class="solution dropdown' in (site / r).read_text(encoding="utf-8")
+    ]
     assert pages
     tab = Watched(browser)
     try:
@@ -442,7 +477,7 @@ def test_solution_opens_from_its_title_with_enter_and_space(site, server, browse
         body.wait_for(state="hidden")
         in_title = """() => !!(document.activeElement && document.activeElement.closest(
             'div.solution.dropdown > .admonition-title'))"""
-        for presses in range(1, 301):
+        for _ in range(300):
             tab.page.keyboard.press("Tab")
             if tab.page.evaluate(in_title):
                 break
@@ -461,8 +496,11 @@ def test_solution_opens_from_its_title_with_enter_and_space(site, server, browse
 
 
 def test_collapsed_setup_cell_opens_on_click(site, server, browser):
-    pages = [r for r in site_pages(site)
-             if 'class="admonition hide above-input"' in (site / r).read_text(encoding="utf-8")]
+    pages = [
+        r
+        for r in site_pages(site)
+        if 'class="admonition hide above-input"' in (site / r).read_text(encoding="utf-8")
+    ]
     if not pages:
         pytest.skip("no cell tagged hide-input in the book yet")
     tab = Watched(browser)
@@ -498,8 +536,11 @@ def test_site_opened_from_disk_typesets_maths_and_searches(site, browser):
     which book/run_it_yourself.md says)."""
     tab = Watched(browser)
     try:
-        pages = [r for r in site_pages(site) if r.startswith("book/")
-                 and 'class="math notranslate' in (site / r).read_text(encoding="utf-8")]
+        pages = [
+            r
+            for r in site_pages(site)
+            if r.startswith("book/") and 'class="math notranslate' in (site / r).read_text(encoding="utf-8")
+        ]
         problems = check_page(tab, (site / pages[0]).as_uri())
         tab.goto((site / "search.html").as_uri() + "?q=Jacobian")
         results = tab.page.locator("#search-results ul.search li")

@@ -1,4 +1,5 @@
 """backprop.chain: both orders give the same row; the counts are the textbook ones."""
+
 import numpy as np
 import pytest
 
@@ -38,7 +39,7 @@ def test_counts_match_what_chain_product_counted(sizes):
 def test_constant_width_formulas(L, n):
     counts = chain_counts([n] * (L + 1))
     assert counts["reverse"] == L * n * n
-    assert counts["forward"] == (L - 1) * n ** 3 + n * n
+    assert counts["forward"] == (L - 1) * n**3 + n * n
 
 
 def test_hand_counted_small_case():

@@ -1,4 +1,5 @@
 """backprop.gradcheck and its pieces."""
+
 import numpy as np
 import pytest
 
@@ -8,9 +9,9 @@ from backprop.checking import numerical_gradient, relative_error
 
 def test_numerical_gradient_of_a_quadratic():
     A = np.arange(6.0).reshape(2, 3)
-    N = numerical_gradient(lambda M: float(np.sum(M ** 2)), A)
+    N = numerical_gradient(lambda M: float(np.sum(M**2)), A)
     np.testing.assert_allclose(N, 2 * A, atol=1e-8)
-    np.testing.assert_array_equal(A, np.arange(6.0).reshape(2, 3))   # input untouched
+    np.testing.assert_array_equal(A, np.arange(6.0).reshape(2, 3))  # input untouched
 
 
 def test_gradcheck_flags_a_wrong_gradient():
@@ -42,8 +43,10 @@ def test_forward_and_central_difference_error_orders():
     """Halving h halves the forward error (O(h)) and quarters the central one (O(h^2))."""
     A = np.array([[0.3, -0.7], [1.1, 0.2]])
     f = lambda M: float(np.sum(np.exp(M)))
-    errs = {s: [np.abs(numerical_gradient(f, A, h, scheme=s) - np.exp(A)).max() for h in (1e-2, 5e-3)]
-            for s in ("central", "forward", "backward")}
+    errs = {
+        s: [np.abs(numerical_gradient(f, A, h, scheme=s) - np.exp(A)).max() for h in (1e-2, 5e-3)]
+        for s in ("central", "forward", "backward")
+    }
     assert errs["forward"][0] / errs["forward"][1] == pytest.approx(2, rel=0.02)
     assert errs["backward"][0] / errs["backward"][1] == pytest.approx(2, rel=0.02)
     assert errs["central"][0] / errs["central"][1] == pytest.approx(4, rel=0.02)
@@ -53,10 +56,8 @@ def test_forward_and_central_difference_error_orders():
 
 
 # -- verdicts at the edges (issue 12) ------------------------------------------------------------
-import warnings  # noqa: E402
 
-import backprop  # noqa: E402
-from backprop import activations, differential, seed  # noqa: E402
+from backprop import differential, seed  # noqa: E402
 from backprop.checking import Float32Warning, compare, entry_errors, gradcheck  # noqa: E402
 from backprop.diagnose import check_gradient, seed_mistakes  # noqa: E402
 
@@ -72,12 +73,13 @@ def relu_net(v0=3e-7):
     def G(A):
         v = A @ x
         return ((V2.T @ (V2 @ np.maximum(v, 0) - t)) * (v > 0)) @ x.T
+
     return E, W, G(W)
 
 
 def test_a_kink_within_h_is_inconclusive_not_a_mismatch():
     E, W, G = relu_net()
-    assert relative_error(G, numerical_gradient(E, W)) > 1e-2             # the old check: a false alarm
+    assert relative_error(G, numerical_gradient(E, W)) > 1e-2  # the old check: a false alarm
     d = check_gradient(E, W, G)
     assert (d.kind, d.reason) == ("inconclusive", "kink") and "kink" in d.message
     report = gradcheck(E, W, G)
@@ -178,7 +180,7 @@ def test_an_unused_input_has_a_zero_gradient_that_is_correct():
     f = lambda M: 3.0
     assert gradcheck(f, A, np.zeros_like(A)).ok
     assert gradcheck(f, A, np.full(A.shape, 1e-3)).verdicts == {"M": "mismatch"}
-    E, W, G = relu_net(-0.5)                                # the first unit is dead: row 0 of G is 0
+    E, W, G = relu_net(-0.5)  # the first unit is dead: row 0 of G is 0
     assert not np.any(G[0]) and gradcheck(E, W, G).ok
 
 
@@ -189,10 +191,10 @@ def test_one_bad_entry_is_found_and_named():
     i = np.unravel_index(np.argmin(np.abs(G)), G.shape)
     bad = G.copy()
     bad[i] *= 2
-    assert relative_error(bad, G) < 1e-2                                  # the norm hides it ...
+    assert relative_error(bad, G) < 1e-2  # the norm hides it ...
     report = gradcheck(E, W, bad, tol=1e-2)
     c = report.comparisons["W"]
-    assert not report and c.worst == tuple(int(k) for k in i)             # ... the entries do not
+    assert not report and c.worst == tuple(int(k) for k in i)  # ... the entries do not
     assert c.analytic == pytest.approx(bad[i]) and c.numeric == pytest.approx(G[i], rel=1e-6)
     d = check_gradient(E, W, bad, tol=1e-2)
     assert d.kind == "wrong" and str(tuple(int(k) for k in i)) in d.message and d.worst[0] == c.worst
@@ -204,17 +206,17 @@ def test_missing_sigma_prime_is_named_when_m_is_1():
     W, x, y = rng.standard_normal((1, 4)), rng.standard_normal((4, 1)), np.array([[0.3]])
     M = seed_mistakes(W, x, y)
     d = check_gradient(lambda A: seed.E(A, x, y), W, M["missing_activation_derivative"], mistakes=M)
-    assert d.kind == "missing_activation_derivative"        # although it is also a multiple of G
+    assert d.kind == "missing_activation_derivative"  # although it is also a multiple of G
 
 
 def test_vector_valued_functions_are_checked_through_a_random_upstream_gradient():
     """A normalisation z = a / sum(a): an error that keeps sum(z) is invisible to an all-ones sum."""
     a = np.random.default_rng(1).uniform(1, 2, size=(4, 1))
     f = lambda A: A / A.sum()
-    J = (np.eye(4) - f(a) @ np.ones((1, 4))) / a.sum()                    # dz/da, (4, 4)
-    J_wrong = J + 0.1 * (np.eye(4) - 0.25)                                 # columns still sum to 0
+    J = (np.eye(4) - f(a) @ np.ones((1, 4))) / a.sum()  # dz/da, (4, 4)
+    J_wrong = J + 0.1 * (np.eye(4) - 0.25)  # columns still sum to 0
     ones = lambda A: float(f(A).sum())
-    assert np.abs(np.ones((1, 4)) @ (J_wrong - J)).max() < 1e-15      # the all-ones sum is blind to it
+    assert np.abs(np.ones((1, 4)) @ (J_wrong - J)).max() < 1e-15  # the all-ones sum is blind to it
     assert np.abs(numerical_gradient(ones, a)).max() < 1e-9
     assert gradcheck(f, a, J[:, None, :, None].reshape(4, 1, 4, 1)).ok
     assert not gradcheck(f, a, J_wrong.reshape(4, 1, 4, 1))
@@ -264,6 +266,7 @@ def test_each_entry_gets_a_named_verdict():
     """Comparison.status holds an EntryVerdict per entry: the doubled entry is a confirmed mismatch,
     a ReLU kink within h is inconclusive there, and the rest of a right gradient agrees."""
     from backprop.checking import EntryVerdict
+
     W, x, y = seed.example()
     E = lambda W: 1e4 * seed.E(W, x, y)
     G = 1e4 * differential.grad_W(W, x, y)
@@ -286,7 +289,8 @@ def test_round_off_follows_the_terms_of_a_cancelling_sum():
     no longer called a mismatch at the default step (it was, at Wq[4, 1], before the scale);
     the honest twin: a gradient off by 1e-4 relative in one entry is still caught."""
     from backprop import checking
-    from backprop.layers import gradcheck as layer_check, multihead_attention as mha
+    from backprop.layers import gradcheck as layer_check
+    from backprop.layers import multihead_attention as mha
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((2, 5, 8))

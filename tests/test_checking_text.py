@@ -6,6 +6,7 @@ OpenBLAS kernels and one thread (in subprocesses), and with every input moved by
 changes the last bits of every number the way another machine does. Run as a script, this file
 prints the texts.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,10 +43,14 @@ def seed_cases(nudge) -> list[str]:
     E_big, G_big = (lambda W: 1e4 * seed.E(W, x, y)), 1e4 * G
     one_bad = G_big.copy()
     one_bad[np.unravel_index(np.abs(G_big).argmin(), G.shape)] *= 2
-    out += [str(gradcheck(E_big, W, one_bad, tol=1e-2)), str(gradcheck(E_big, W, 2 * G_big)),
-            str(gradcheck(E_big, W, -G_big)), str(check_gradient(E_big, W, one_bad, tol=1e-2))]
+    out += [
+        str(gradcheck(E_big, W, one_bad, tol=1e-2)),
+        str(gradcheck(E_big, W, 2 * G_big)),
+        str(gradcheck(E_big, W, -G_big)),
+        str(check_gradient(E_big, W, one_bad, tol=1e-2)),
+    ]
     fw = seed.forward(W, x, y)
-    delta = (fw.s - fw.s ** 2) * (fw.s - fw.y)
+    delta = (fw.s - fw.s**2) * (fw.s - fw.y)
     typo = delta @ fw.x.T
     typo[2, 1] += 0.01
     M = seed_mistakes(W, x, y)
@@ -80,22 +85,25 @@ def layer_cases(nudge) -> list[str]:
     Xc, Kc, bc = (nudge(rng.standard_normal(s)) for s in ((2, 3, 6, 6), (2, 3, 3, 3), (2,)))
     X_pool = nudge(rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 100.0)
 
-    def no_scale(dout, cache):              # the 1/sqrt(d) of the scores forgotten in dQ
+    def no_scale(dout, cache):  # the 1/sqrt(d) of the scores forgotten in dQ
         dQ, dK, dV = attention.backward(dout, cache)
         return 2.0 * dQ, dK, dV
-    return [str(layers.gradcheck(batchnorm, X, gamma, beta, seed=1)),
-            str(layers.gradcheck(layernorm, X, gamma, beta, seed=2)),
-            str(layers.gradcheck(attention, Q, K, V, causal=True, seed=2)),
-            str(layers.gradcheck(attention, Q, K, V, backward=no_scale, seed=1)),
-            str(layers.gradcheck(conv2d, Xc, Kc, bc, stride=2, padding=1, seed=3)),
-            str(layers.gradcheck(maxpool2d, X_pool, size=3, stride=2, seed=4))]
+
+    return [
+        str(layers.gradcheck(batchnorm, X, gamma, beta, seed=1)),
+        str(layers.gradcheck(layernorm, X, gamma, beta, seed=2)),
+        str(layers.gradcheck(attention, Q, K, V, causal=True, seed=2)),
+        str(layers.gradcheck(attention, Q, K, V, backward=no_scale, seed=1)),
+        str(layers.gradcheck(conv2d, Xc, Kc, bc, stride=2, padding=1, seed=3)),
+        str(layers.gradcheck(maxpool2d, X_pool, size=3, stride=2, seed=4)),
+    ]
 
 
 def edge_cases(nudge) -> list[str]:
     rng = np.random.default_rng(0)
     Wr, xr = nudge(rng.standard_normal((3, 4))), nudge(rng.standard_normal((4, 1)))
     t, V2 = nudge(rng.standard_normal((2, 1))), nudge(rng.standard_normal((2, 3)))
-    Wr[0, 0] -= ((Wr @ xr)[0, 0] - 3e-7) / xr[0, 0]          # a ReLU kink within h
+    Wr[0, 0] -= ((Wr @ xr)[0, 0] - 3e-7) / xr[0, 0]  # a ReLU kink within h
     E_relu = lambda W: 0.5 * float(np.sum((V2 @ np.maximum(W @ xr, 0) - t) ** 2))
     v = Wr @ xr
     G_relu = ((V2.T @ (V2 @ np.maximum(v, 0) - t)) * (v > 0)) @ xr.T
@@ -106,8 +114,11 @@ def edge_cases(nudge) -> list[str]:
     W = nudge(seed.example()[0])
     const = lambda A: float(np.sum(np.cosh(A) ** 2 - np.sinh(A) ** 2))
     E_const = lambda A: seed.E(A, x, y) + 1e12
-    out = [str(gradcheck(E_relu, Wr, G_relu)), str(check_gradient(E_relu, Wr, G_relu)),
-           str(check_gradient(E_relu, Wr, -G_relu))]
+    out = [
+        str(gradcheck(E_relu, Wr, G_relu)),
+        str(check_gradient(E_relu, Wr, G_relu)),
+        str(check_gradient(E_relu, Wr, -G_relu)),
+    ]
     out += [str(gradcheck(E_sat, W_sat, c)) for c in (G_sat, -G_sat, 0 * G_sat)]
     out += [str(check_gradient(E_sat, W_sat, c)) for c in (G_sat, -G_sat, 0 * G_sat)]
     out += [str(check_gradient(const, W, np.zeros_like(W))), str(gradcheck(E_const, W, 0 * W))]
@@ -129,9 +140,20 @@ SEPARATOR = "\n=====\n"
 
 def test_the_cases_cover_every_verdict_and_reason():
     joined = SEPARATOR.join(texts())
-    for word in ("  ok", "MISMATCH", "INCONCLUSIVE", "kink", "below what central differences resolve",
-                 "correct:", "wrong_sign:", "scaled:", "wrong:", "missing_activation_derivative:",
-                 "transposed:", "inconclusive:"):
+    for word in (
+        "  ok",
+        "MISMATCH",
+        "INCONCLUSIVE",
+        "kink",
+        "below what central differences resolve",
+        "correct:",
+        "wrong_sign:",
+        "scaled:",
+        "wrong:",
+        "missing_activation_derivative:",
+        "transposed:",
+        "inconclusive:",
+    ):
         assert word in joined, word
 
 
@@ -141,16 +163,19 @@ def test_one_ulp_changes_no_printed_text():
         assert before == after
 
 
-KERNELS = [{"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"},
-           {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1"},
-           {"OPENBLAS_NUM_THREADS": "1"}]
+KERNELS = [
+    {"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"},
+    {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1"},
+    {"OPENBLAS_NUM_THREADS": "1"},
+]
 
 
 @pytest.mark.parametrize("env", KERNELS, ids=lambda e: "-".join(e.values()))
 def test_other_blas_kernels_and_threads_print_the_same_text(env):
     here = SEPARATOR.join(texts())
-    run = subprocess.run([sys.executable, __file__], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, **env})
+    run = subprocess.run(
+        [sys.executable, __file__], capture_output=True, text=True, timeout=600, env={**os.environ, **env}
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout == here + "\n"
 

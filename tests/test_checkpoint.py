@@ -1,4 +1,5 @@
 """backprop.checkpoint: the checkpointed backward gives MLP's numbers for every k and keeps less."""
+
 import tracemalloc
 
 import numpy as np
@@ -17,9 +18,15 @@ def test_segments_cover_every_layer_once():
         segments(4, 0)
 
 
-@pytest.mark.parametrize("hidden, output, loss, bias", [
-    ("sigmoid", "sigmoid", "half_squared_error", True), ("tanh", "identity", "half_squared_error", False),
-    ("relu", "softmax", "cross_entropy", True), ("tanh", "sigmoid", "cross_entropy", True)])
+@pytest.mark.parametrize(
+    "hidden, output, loss, bias",
+    [
+        ("sigmoid", "sigmoid", "half_squared_error", True),
+        ("tanh", "identity", "half_squared_error", False),
+        ("relu", "softmax", "cross_entropy", True),
+        ("tanh", "sigmoid", "cross_entropy", True),
+    ],
+)
 def test_same_numbers_as_the_plain_backward(hidden, output, loss, bias):
     r = np.random.default_rng(0)
     net = MLP([5, 6, 6, 6, 6, 6, 6, 3], hidden=hidden, output=output, loss=loss, bias=bias, seed=2)
@@ -53,7 +60,7 @@ def test_memory_follows_L_over_k_plus_2k():
     plain = _peak(lambda: net.loss_and_gradients(X, Y)) / array
     ck = {k: _peak(lambda: checkpointed_loss_and_gradients(net, X, Y, k)) / array for k in (1, 2, 4, 8, 32)}
     assert plain > 2 * L
-    assert ck[4] < 0.3 * plain                         # L/k + 2k = 16 arrays at k = 4
+    assert ck[4] < 0.3 * plain  # L/k + 2k = 16 arrays at k = 4
     for k, m in ck.items():
         model = -(-L // k) + 2 * k
         assert model <= m <= model + 2, (k, m, model)  # one or two temporaries on top
@@ -64,6 +71,6 @@ def test_refuses_other_layouts_and_bad_k():
     X, Y = np.ones((3, 2)), np.ones((2, 2))
     with pytest.raises(ValueError, match="positive integer"):
         checkpointed_loss_and_gradients(net, X, Y, 0)
-    net.layout = "batch_first"           # what the layout branch's MLP sets
+    net.layout = "batch_first"  # what the layout branch's MLP sets
     with pytest.raises(ValueError, match="layout='column'"):
         checkpointed_loss_and_gradients(net, X, Y, 1)

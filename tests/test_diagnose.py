@@ -1,4 +1,5 @@
 """backprop.diagnose: every mistake kind is named, and a correct gradient never raises an alarm."""
+
 import warnings
 
 import numpy as np
@@ -24,11 +25,14 @@ def test_correct_seed_gradient(net):
     assert isinstance(d, Diagnosis) and "correct" in d.message
 
 
-@pytest.mark.parametrize("kind, make", [
-    ("transposed", lambda G: G.T.copy()),
-    ("wrong_sign", lambda G: -G),
-    ("scaled", lambda G: 2 * G),
-])
+@pytest.mark.parametrize(
+    "kind, make",
+    [
+        ("transposed", lambda G: G.T.copy()),
+        ("wrong_sign", lambda G: -G),
+        ("scaled", lambda G: 2 * G),
+    ],
+)
 def test_generic_kinds_on_the_seed(net, kind, make):
     W, x, y, G, f = net
     d = check_gradient(f, W, make(G), mistakes=seed_mistakes(W, x, y))
@@ -45,8 +49,15 @@ def test_scaled_names_the_factor_and_cause(net):
     assert d3.kind == "scaled" and d3.factor == pytest.approx(3) and "3 times" in d3.message
 
 
-@pytest.mark.parametrize("key", ["missing_activation_derivative", "sigma_instead_of_sigma_prime",
-                                 "sigma_prime_at_s", "reshape_instead_of_transpose"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "missing_activation_derivative",
+        "sigma_instead_of_sigma_prime",
+        "sigma_prime_at_s",
+        "reshape_instead_of_transpose",
+    ],
+)
 def test_each_seed_mistake_is_named(net, key):
     W, x, y, G, f = net
     M = seed_mistakes(W, x, y)
@@ -59,7 +70,9 @@ def test_each_seed_mistake_is_named(net, key):
 def test_missing_activation_derivative_formula(net):
     W, x, y, G, f = net
     fw = seed.forward(W, x, y)
-    np.testing.assert_allclose(seed_mistakes(W, x, y)["missing_activation_derivative"], (fw.s - fw.y) @ fw.x.T)
+    np.testing.assert_allclose(
+        seed_mistakes(W, x, y)["missing_activation_derivative"], (fw.s - fw.y) @ fw.x.T
+    )
     # and it really is wrong: it differs from G by the factor s - s*s row by row
     assert diagnose(seed_mistakes(W, x, y)["missing_activation_derivative"], G).kind == "wrong"
 
@@ -70,11 +83,13 @@ def test_shape_and_non_finite_and_wrong(net):
     assert d.kind == "shape" and "(5, 3)" in d.message and "(5, 4)" in d.message
     d = diagnose(G.ravel(), G)
     assert d.kind == "shape" and "numbers are right" in d.message
-    d = diagnose(-G.T, G)                       # transpose shape, but not the transpose
+    d = diagnose(-G.T, G)  # transpose shape, but not the transpose
     assert d.kind == "shape" and "even transposed" in d.message
-    Gn = G.copy(); Gn[1, 2] = np.nan
+    Gn = G.copy()
+    Gn[1, 2] = np.nan
     assert diagnose(Gn, G).kind == "non_finite"
-    Gw = G.copy(); Gw[3, 1] += 1.0
+    Gw = G.copy()
+    Gw[3, 1] += 1.0
     d = diagnose(Gw, G)
     assert d.kind == "wrong" and "(3, 1)" in d.message and f"{d.relative_error:.1e}" in d.message
     assert diagnose(np.zeros_like(G), G).kind == "wrong"
@@ -82,7 +97,7 @@ def test_shape_and_non_finite_and_wrong(net):
 
 def test_no_false_alarm_on_symmetric_or_zero_gradients():
     A = np.random.default_rng(1).standard_normal((4, 4))
-    S = A + A.T                                               # a symmetric true gradient
+    S = A + A.T  # a symmetric true gradient
     assert diagnose(S, S).kind == "correct" and diagnose(S.T, S).kind == "correct"
     assert diagnose(S + 1e-12, S).kind == "correct"
     Z = np.zeros((3, 2))
@@ -92,9 +107,9 @@ def test_no_false_alarm_on_symmetric_or_zero_gradients():
     g = lambda M: float(np.sum(np.cosh(M) ** 2 - np.sinh(M) ** 2))
     W = np.random.default_rng(2).standard_normal((3, 3))
     N = numerical_gradient(g, W)
-    assert np.any(N != 0)                                      # round-off noise is really there ...
-    assert diagnose(np.zeros_like(W), N).kind == "wrong"        # ... and fools a purely relative test,
-    d = check_gradient(g, W, np.zeros_like(W))                 # nor check_gradient: it cannot tell
+    assert np.any(N != 0)  # round-off noise is really there ...
+    assert diagnose(np.zeros_like(W), N).kind == "wrong"  # ... and fools a purely relative test,
+    d = check_gradient(g, W, np.zeros_like(W))  # nor check_gradient: it cannot tell
     assert (d.kind, d.reason) == ("inconclusive", "resolution")  # 0 from a gradient below round-off
     assert check_gradient(g, W, np.ones_like(W)).kind == "wrong"
     # a symmetric true gradient from f(M) = 1/2 M : S M with S symmetric is grad = S M
@@ -121,7 +136,7 @@ def test_zero_true_gradient_from_zero_input():
     assert not np.any(G)
     f = lambda A: seed.E(A, x0, y)
     assert check_gradient(f, W, G, mistakes=seed_mistakes(W, x0, y)).kind == "correct"
-    assert check_gradient(f, W, np.full(W.shape, 1e-3)).kind == "wrong"     # E is flat: 1e-3 is not 0
+    assert check_gradient(f, W, np.full(W.shape, 1e-3)).kind == "wrong"  # E is flat: 1e-3 is not 0
 
 
 def _mlp_mistakes(net, X, Y):
@@ -130,15 +145,18 @@ def _mlp_mistakes(net, X, Y):
     B = X.shape[1]
     W2 = net.params["W2"]
     Delta2 = (xs[2] - xs[2] ** 2) * (xs[2] - Y) / B
-    no_hidden_deriv = (W2.T @ Delta2) @ xs[0].T                  # sigma' of layer 1 forgotten
-    no_mean = ((xs[1] - xs[1] ** 2) * (W2.T @ Delta2 * B)) @ xs[0].T   # the 1/B forgotten: scaled by B
+    no_hidden_deriv = (W2.T @ Delta2) @ xs[0].T  # sigma' of layer 1 forgotten
+    no_mean = ((xs[1] - xs[1] ** 2) * (W2.T @ Delta2 * B)) @ xs[0].T  # the 1/B forgotten: scaled by B
     return {"missing_activation_derivative": no_hidden_deriv}, no_mean
 
 
-@pytest.mark.parametrize("sizes, hidden, output, loss", [
-    ([3, 4, 2], "sigmoid", "sigmoid", "half_squared_error"),
-    ([3, 5, 4, 3], "tanh", "softmax", "cross_entropy"),
-])
+@pytest.mark.parametrize(
+    "sizes, hidden, output, loss",
+    [
+        ([3, 4, 2], "sigmoid", "sigmoid", "half_squared_error"),
+        ([3, 5, 4, 3], "tanh", "softmax", "cross_entropy"),
+    ],
+)
 def test_mlp_correct_and_mistakes(sizes, hidden, output, loss):
     rng = np.random.default_rng(0)
     net = backprop.MLP(sizes, hidden=hidden, output=output, loss=loss, seed=1)
@@ -154,7 +172,7 @@ def test_mlp_correct_and_mistakes(sizes, hidden, output, loss):
         if P.shape[0] != P.shape[1] and P.shape[1] > 1:
             assert check_gradient(f, P, grads[k].T).kind == "transposed"
         assert check_gradient(f, P, -grads[k]).kind == "wrong_sign"
-        d = check_gradient(f, P, B * grads[k])            # forgot to divide by the batch size
+        d = check_gradient(f, P, B * grads[k])  # forgot to divide by the batch size
         assert d.kind == "scaled" and d.factor == pytest.approx(B, rel=1e-5)
 
 
@@ -202,8 +220,14 @@ def test_float32_check_with_an_honest_tolerance():
     assert check_gradient(f, W, 2 * G, h=1e-6, tol=1e-3).kind == "inconclusive"
     d = check_gradient(f, W, 2 * G, h=1e-2, tol=1e-3)
     assert d.kind == "scaled" and "1/2" in d.message
-    d = check_gradient(f, W, seed_mistakes(W, x, y)["missing_activation_derivative"], h=1e-2, tol=1e-3,
-                       mistakes=seed_mistakes(W, x, y))
+    d = check_gradient(
+        f,
+        W,
+        seed_mistakes(W, x, y)["missing_activation_derivative"],
+        h=1e-2,
+        tol=1e-3,
+        mistakes=seed_mistakes(W, x, y),
+    )
     assert d.kind == "missing_activation_derivative"
 
 
@@ -211,7 +235,7 @@ def test_float32_check_with_an_honest_tolerance():
 def test_round_off_never_makes_a_correct_gradient_a_mistake(net, h):
     W, x, y, G, f = net
     d = check_gradient(f, W, G, h=h, tol=1e-6, mistakes=seed_mistakes(W, x, y))
-    assert d.kind in ("correct", "inconclusive")           # Richardson removes the h^2 truncation
+    assert d.kind in ("correct", "inconclusive")  # Richardson removes the h^2 truncation
     assert check_gradient(f, W, -G, h=h).kind in ("wrong_sign", "inconclusive")
 
 
@@ -221,15 +245,16 @@ def test_symmetric_kink_of_abs_never_calls_a_subgradient_wrong_and_catches_one_o
     called wrong; a value outside it must be."""
     A = np.array([[0.0], [1.0], [-2.0]])
     f = lambda a: float(np.sum(np.abs(a)))
-    for g0 in (0.0, 0.5, 1.0, -1.0):                      # valid subgradients at the kink
+    for g0 in (0.0, 0.5, 1.0, -1.0):  # valid subgradients at the kink
         d = check_gradient(f, A, np.array([[g0], [1.0], [-1.0]]))
         assert d.kind in ("correct", "inconclusive"), (g0, d)
-    for g0 in (5.0, -3.0):                                 # outside [-1, 1]: a wrong gradient
+    for g0 in (5.0, -3.0):  # outside [-1, 1]: a wrong gradient
         d = check_gradient(f, A, np.array([[g0], [1.0], [-1.0]]))
         assert d.kind not in ("correct", "inconclusive"), (g0, d)
 
 
 # -- gradients far from 1: the squares inside a norm must not overflow or underflow --------------
+
 
 @pytest.mark.parametrize("k", [1e-200, 1.0, 1e200])
 def test_verdicts_do_not_depend_on_the_scale_of_the_gradient(k):
@@ -240,8 +265,13 @@ def test_verdicts_do_not_depend_on_the_scale_of_the_gradient(k):
     T = np.array([[5.0, -1.0], [0.5, 7.0]])
     assert relative_error(k * A, -k * A) == 1.0
     assert relative_error(k * A, k * A * (1 + 1e-3)) == pytest.approx(1e-3 / (2 + 1e-3), rel=1e-12)
-    cases = [(k * A, k * T, "wrong"), (k * A, k * A, "correct"), (-k * A, k * A, "wrong_sign"),
-             (3 * k * A, k * A, "scaled"), (k * A, k * A.T, "transposed")]
+    cases = [
+        (k * A, k * T, "wrong"),
+        (k * A, k * A, "correct"),
+        (-k * A, k * A, "wrong_sign"),
+        (3 * k * A, k * A, "scaled"),
+        (k * A, k * A.T, "transposed"),
+    ]
     for G, G_true, kind in cases:
         d = diagnose(G, G_true, tol=1e-6, atol=0.0)
         assert d.kind == kind, (k, kind, str(d))

@@ -1,4 +1,5 @@
 """backprop.differential: the Frobenius product, the rules dv, ds, dE and the first-order remainder."""
+
 import numpy as np
 import pytest
 
@@ -33,7 +34,7 @@ def test_frobenius_trace_moves():
 
 def test_dv_is_exact_change_of_v():
     W, x, _ = example()
-    dW = np.random.default_rng(2).standard_normal(W.shape)      # not small: v is linear in W
+    dW = np.random.default_rng(2).standard_normal(W.shape)  # not small: v is linear in W
     np.testing.assert_allclose(differential.dv(x, dW), (W + dW) @ x - W @ x, rtol=1e-12, atol=1e-12)
     assert differential.dv(x.ravel(), dW).shape == (5, 1)
 
@@ -44,7 +45,7 @@ def test_ds_is_first_order_change_of_s(t):
     v, D = rng.standard_normal((6, 1)), rng.standard_normal((6, 1))
     s = sigmoid(v)
     gap = np.linalg.norm(sigmoid(v + t * D) - s - differential.ds(s, t * D))
-    assert gap < 0.2 * t ** 2 * np.linalg.norm(D) ** 2          # |sigma''| <= 0.1: Taylor bound
+    assert gap < 0.2 * t**2 * np.linalg.norm(D) ** 2  # |sigma''| <= 0.1: Taylor bound
 
 
 @pytest.mark.parametrize("t", [1e-3, 1e-4, 1e-5])
@@ -53,7 +54,9 @@ def test_dE_from_ds_is_first_order_change_of_E(t):
     s, y, D = rng.uniform(size=(5, 1)), rng.uniform(size=(5, 1)), rng.standard_normal((5, 1))
     change = 0.5 * np.sum((s + t * D - y) ** 2) - 0.5 * np.sum((s - y) ** 2)
     # E is quadratic in s: the remainder is exactly 1/2 ||t D||^2
-    assert change - differential.dE_from_ds(s, y, t * D) == pytest.approx(0.5 * t ** 2 * np.sum(D * D), rel=1e-5)
+    assert change - differential.dE_from_ds(s, y, t * D) == pytest.approx(
+        0.5 * t**2 * np.sum(D * D), rel=1e-5
+    )
 
 
 def test_chained_rules_give_dE():

@@ -1,6 +1,7 @@
 """backprop.engine: every VJP and JVP against central differences with random upstream gradients,
 the seed gradient, MLP gradients, accumulation, constants, errors, and random graphs against HIPS
 autograd (an independent reverse-mode implementation)."""
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -9,8 +10,21 @@ import pytest
 import backprop
 from backprop import differential, engine, seed
 from backprop.checking import numerical_gradient
-from backprop.engine import (Tensor, add, frobenius, half_squared_error, jvp, matmul, mlp_graph,
-                             relu, sigmoid, softmax_cross_entropy, sum_all, tanh, topological_order)
+from backprop.engine import (
+    Tensor,
+    add,
+    frobenius,
+    half_squared_error,
+    jvp,
+    matmul,
+    mlp_graph,
+    relu,
+    sigmoid,
+    softmax_cross_entropy,
+    sum_all,
+    tanh,
+    topological_order,
+)
 
 rng = np.random.default_rng(0)
 
@@ -34,11 +48,12 @@ def _check_vjp_jvp(build, *arrays, tol=1e-8):
             args = list(arrays)
             args[i] = A
             return float(np.sum(Gbar * build(*[Tensor(a) for a in args]).data))
+
         return f
 
     ts = [Tensor(a) for a in arrays]
     out = build(*ts)
-    frobenius(out, Gbar).backward()                # dE/d op = Gbar
+    frobenius(out, Gbar).backward()  # dE/d op = Gbar
     for i, (t, a) in enumerate(zip(ts, arrays)):
         assert t.grad.shape == a.shape
         err = _rel(t.grad, numerical_gradient(E_of(i), a))
@@ -60,32 +75,52 @@ COL, ROW, SCALAR = rng.standard_normal((3, 1)), rng.standard_normal((1, 4)), np.
 POS = rng.uniform(0.5, 2.0, size=(3, 4))
 
 
-@pytest.mark.parametrize("build, arrays", [
-    (matmul, (rng.standard_normal((3, 4)), rng.standard_normal((4, 2)))),
-    (lambda A, B: A @ B.T, (M34, M34b)),
-    (add, (M34, M34b)), (add, (M34, COL)), (add, (COL, M34)), (add, (ROW, M34)),
-    (add, (M34, SCALAR)), (add, (SCALAR, SCALAR)),
-    (engine.sub, (M34, ROW)), (engine.sub, (COL, M34)), (engine.mul, (M34, M34b)),
-    (engine.mul, (COL, M34)), (engine.mul, (SCALAR, M34)), (engine.div, (M34, POS)),
-    (engine.div, (M34, COL + 3.0)), (engine.div, (ROW, POS)), (engine.neg, (M34,)),
-    (engine.transpose, (M34,)), (engine.exp, (M34,)), (engine.log, (POS,)),
-    (sigmoid, (M34,)), (tanh, (M34,)),
-    (lambda A: engine.sum(A), (M34,)), (lambda A: engine.sum(A, axis=0), (M34,)),
-    (lambda A: engine.sum(A, axis=1), (M34,)), (lambda A: engine.mean(A), (M34,)),
-    (lambda A: engine.mean(A, axis=0), (M34,)), (lambda A: engine.mean(A, axis=1), (M34,)),
-    (sum_all, (M34,)), (lambda A: frobenius(A, M34b), (M34,)),
-    (lambda S: half_squared_error(S, POS), (M34,)),
-    (lambda V: softmax_cross_entropy(V, POS / POS.sum(axis=0)), (M34,)),
-    (lambda V: softmax_cross_entropy(V, POS), (M34,)),      # columns not summing to 1
-    (lambda A, b: 2.0 * A - A / 3.0 + 1.0 - b, (M34, COL)),  # Python numbers as constants
-])
+@pytest.mark.parametrize(
+    "build, arrays",
+    [
+        (matmul, (rng.standard_normal((3, 4)), rng.standard_normal((4, 2)))),
+        (lambda A, B: A @ B.T, (M34, M34b)),
+        (add, (M34, M34b)),
+        (add, (M34, COL)),
+        (add, (COL, M34)),
+        (add, (ROW, M34)),
+        (add, (M34, SCALAR)),
+        (add, (SCALAR, SCALAR)),
+        (engine.sub, (M34, ROW)),
+        (engine.sub, (COL, M34)),
+        (engine.mul, (M34, M34b)),
+        (engine.mul, (COL, M34)),
+        (engine.mul, (SCALAR, M34)),
+        (engine.div, (M34, POS)),
+        (engine.div, (M34, COL + 3.0)),
+        (engine.div, (ROW, POS)),
+        (engine.neg, (M34,)),
+        (engine.transpose, (M34,)),
+        (engine.exp, (M34,)),
+        (engine.log, (POS,)),
+        (sigmoid, (M34,)),
+        (tanh, (M34,)),
+        (lambda A: engine.sum(A), (M34,)),
+        (lambda A: engine.sum(A, axis=0), (M34,)),
+        (lambda A: engine.sum(A, axis=1), (M34,)),
+        (lambda A: engine.mean(A), (M34,)),
+        (lambda A: engine.mean(A, axis=0), (M34,)),
+        (lambda A: engine.mean(A, axis=1), (M34,)),
+        (sum_all, (M34,)),
+        (lambda A: frobenius(A, M34b), (M34,)),
+        (lambda S: half_squared_error(S, POS), (M34,)),
+        (lambda V: softmax_cross_entropy(V, POS / POS.sum(axis=0)), (M34,)),
+        (lambda V: softmax_cross_entropy(V, POS), (M34,)),  # columns not summing to 1
+        (lambda A, b: 2.0 * A - A / 3.0 + 1.0 - b, (M34, COL)),  # Python numbers as constants
+    ],
+)
 def test_every_vjp_and_jvp(build, arrays):
     _check_vjp_jvp(build, *arrays)
 
 
 def test_relu_vjp_away_from_the_kink_and_at_it():
     V = rng.standard_normal((4, 3))
-    assert np.min(np.abs(V)) > 1e-4                 # this seed has no entry within h of 0
+    assert np.min(np.abs(V)) > 1e-4  # this seed has no entry within h of 0
     _check_vjp_jvp(relu, V)
     # at the kink: the engine takes the derivative 0; central differences see the average 1/2
     Z = Tensor(np.zeros((1, 1)))
@@ -117,16 +152,16 @@ def test_constants_get_no_gradient():
 
 def test_backward_accumulates_and_zero_grad_resets():
     A = Tensor(rng.standard_normal((3, 3)), "A")
-    E = engine.sum(A @ A)               # A used twice: dE/dA = 1 1^T A^T + A^T 1 1^T
+    E = engine.sum(A @ A)  # A used twice: dE/dA = 1 1^T A^T + A^T 1 1^T
     E.backward()
     J = np.ones((3, 3))
     expected = J @ A.data.T + A.data.T @ J
     np.testing.assert_allclose(A.grad, expected, rtol=1e-14)
-    E.backward()                        # a second call adds
+    E.backward()  # a second call adds
     np.testing.assert_allclose(A.grad, 2 * expected, rtol=1e-14)
     E.zero_grad()
     assert not A.grad.any()
-    E.backward()                        # inner nodes restart from zero: no double counting
+    E.backward()  # inner nodes restart from zero: no double counting
     np.testing.assert_allclose(A.grad, expected, rtol=1e-14)
 
 
@@ -134,18 +169,18 @@ def test_backward_from_any_scalar_and_with_an_upstream_gradient():
     W, x = Tensor(M34, "W"), Tensor(rng.standard_normal((4, 1)), "x")
     v = W @ x
     s = sigmoid(v)
-    inner = engine.sum(v)               # a scalar in the middle of a bigger graph
+    inner = engine.sum(v)  # a scalar in the middle of a bigger graph
     half_squared_error(s, np.zeros((3, 1)))
     inner.backward()
     np.testing.assert_allclose(W.grad, np.ones((3, 1)) @ x.data.T, rtol=1e-15)
     W.zero_grad(), x.zero_grad()
     Gbar = rng.standard_normal((3, 1))
-    s.backward(Gbar)                    # a VJP of a non-scalar output
-    sp = s.data - s.data ** 2
+    s.backward(Gbar)  # a VJP of a non-scalar output
+    sp = s.data - s.data**2
     np.testing.assert_allclose(W.grad, (sp * Gbar) @ x.data.T, rtol=1e-14)
     with pytest.raises(ValueError, match="Gbar has shape"):
         s.backward(np.ones((1, 3)))
-    one = Tensor(np.ones((1, 1)))       # a (1, 1) leaf is a scalar too
+    one = Tensor(np.ones((1, 1)))  # a (1, 1) leaf is a scalar too
     one.backward()
     assert one.grad[0, 0] == 1.0
 
@@ -162,14 +197,17 @@ def test_seed_gradient_matches_differential():
         assert Wt.grad.shape == W.shape
 
 
-@pytest.mark.parametrize("sizes, hidden, output, loss, bias", [
-    ([4, 5, 3], "sigmoid", "sigmoid", "half_squared_error", True),
-    ([4, 5, 3], "sigmoid", "sigmoid", "half_squared_error", False),
-    ([3, 6, 5, 2], "tanh", "identity", "half_squared_error", True),
-    ([3, 6, 5, 4], "relu", "softmax", "cross_entropy", True),
-    ([5, 4, 4, 4, 3], "tanh", "softmax", "cross_entropy", False),
-    ([2, 3], None, "softmax", "cross_entropy", True),
-])
+@pytest.mark.parametrize(
+    "sizes, hidden, output, loss, bias",
+    [
+        ([4, 5, 3], "sigmoid", "sigmoid", "half_squared_error", True),
+        ([4, 5, 3], "sigmoid", "sigmoid", "half_squared_error", False),
+        ([3, 6, 5, 2], "tanh", "identity", "half_squared_error", True),
+        ([3, 6, 5, 4], "relu", "softmax", "cross_entropy", True),
+        ([5, 4, 4, 4, 3], "tanh", "softmax", "cross_entropy", False),
+        ([2, 3], None, "softmax", "cross_entropy", True),
+    ],
+)
 def test_random_mlps_match_backprop(sizes, hidden, output, loss, bias):
     r = np.random.default_rng(sum(sizes))
     for trial in range(3):
@@ -207,11 +245,11 @@ def test_clear_errors_name_the_operation_and_the_shapes():
     with pytest.raises(ValueError, match=r"matmul.*\(2, 3\).*\(2, 1\)"):
         matmul(np.ones((2, 3)), np.ones((2, 1)))
     with pytest.raises(ValueError, match=r"add: shapes \(3, 1\) and \(1, 4\)"):
-        add(np.ones((3, 1)), np.ones((1, 4)))          # column + row: no outer broadcasting
+        add(np.ones((3, 1)), np.ones((1, 4)))  # column + row: no outer broadcasting
     with pytest.raises(ValueError, match=r"mul: shapes \(3, 4\) and \(4, 3\)"):
         engine.mul(np.ones((3, 4)), np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"2-D.*\(3,\).*column"):
-        Tensor(np.ones(3))                              # (5,) vectors are refused, not broadcast
+        Tensor(np.ones(3))  # (5,) vectors are refused, not broadcast
     with pytest.raises(ValueError, match="2-D"):
         matmul(Tensor(np.array(2.0)), np.ones((1, 1)))
     with pytest.raises(ValueError, match="scalar"):
@@ -250,21 +288,28 @@ def test_stable_for_large_inputs():
 
 # -- random graphs against HIPS autograd -------------------------------------------------------
 
+
 def _a_sigmoid(x):
     return 0.5 * (anp.tanh(0.5 * x) + 1.0)
 
 
 UNARY = {
-    "neg": (engine.neg, lambda x: -x), "T": (engine.transpose, lambda x: x.T),
-    "exp": (engine.exp, anp.exp), "log": (engine.log, anp.log), "tanh": (tanh, anp.tanh),
-    "sigmoid": (sigmoid, _a_sigmoid), "relu": (relu, lambda x: anp.maximum(x, 0.0)),
+    "neg": (engine.neg, lambda x: -x),
+    "T": (engine.transpose, lambda x: x.T),
+    "exp": (engine.exp, anp.exp),
+    "log": (engine.log, anp.log),
+    "tanh": (tanh, anp.tanh),
+    "sigmoid": (sigmoid, _a_sigmoid),
+    "relu": (relu, lambda x: anp.maximum(x, 0.0)),
     "sum0": (lambda x: engine.sum(x, axis=0), lambda x: anp.sum(x, axis=0, keepdims=True)),
     "sum1": (lambda x: engine.sum(x, axis=1), lambda x: anp.sum(x, axis=1, keepdims=True)),
     "mean": (engine.mean, anp.mean),
 }
 BINARY = {
-    "add": (engine.add, lambda a, b: a + b), "sub": (engine.sub, lambda a, b: a - b),
-    "mul": (engine.mul, lambda a, b: a * b), "div": (engine.div, lambda a, b: a / b),
+    "add": (engine.add, lambda a, b: a + b),
+    "sub": (engine.sub, lambda a, b: a - b),
+    "mul": (engine.mul, lambda a, b: a * b),
+    "div": (engine.div, lambda a, b: a / b),
     "matmul": (engine.matmul, lambda a, b: anp.dot(a, b)),
 }
 
@@ -272,9 +317,19 @@ BINARY = {
 def _fits(op, a, b):
     if op == "matmul":
         return a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]
-    return a.shape == b.shape or b.ndim == 0 or a.ndim == 0 or (
-        a.ndim == 2 and b.ndim == 2 and (all(x in (1, y) for x, y in zip(b.shape, a.shape))
-                                         or all(x in (1, y) for x, y in zip(a.shape, b.shape))))
+    return (
+        a.shape == b.shape
+        or b.ndim == 0
+        or a.ndim == 0
+        or (
+            a.ndim == 2
+            and b.ndim == 2
+            and (
+                all(x in (1, y) for x, y in zip(b.shape, a.shape))
+                or all(x in (1, y) for x, y in zip(a.shape, b.shape))
+            )
+        )
+    )
 
 
 def _random_program(r, n_ops=14):
@@ -289,8 +344,11 @@ def _random_program(r, n_ops=14):
             op = str(r.choice(list(UNARY)))
             i = int(r.integers(len(values)))
             x = values[i]
-            if (op == "exp" and np.max(np.abs(x)) > 5) or (op == "log" and np.min(x) <= 0.1) \
-                    or (op in ("T", "sum0", "sum1") and x.ndim != 2):
+            if (
+                (op == "exp" and np.max(np.abs(x)) > 5)
+                or (op == "log" and np.min(x) <= 0.1)
+                or (op in ("T", "sum0", "sum1") and x.ndim != 2)
+            ):
                 continue
             y = UNARY[op][0](Tensor(x, requires_grad=False)).data
             args = (i,)
@@ -349,7 +407,7 @@ def test_retain_grads_false_frees_inner_gradients_with_the_same_leaf_gradients()
     E1, P1, Vs1 = mlp_graph(net, X, Y)
     E1.backward()
     E2, P2, Vs2 = mlp_graph(net, X, Y)
-    assert all(V.grad is None for V in Vs2)           # inner nodes: no gradient before backward
+    assert all(V.grad is None for V in Vs2)  # inner nodes: no gradient before backward
     E2.backward(retain_grads=False)
     assert all(V.grad is None for V in Vs2) and all(V.grad is not None for V in Vs1)
     for k in P1:
@@ -362,6 +420,6 @@ def test_mlp_graph_refuses_what_it_does_not_build():
     net = backprop.MLP([3, 2], hidden=None, output="sigmoid", loss="cross_entropy", seed=0)
     with pytest.raises(ValueError, match="sigmoid output"):
         mlp_graph(net, np.ones((3, 1)), np.ones((2, 1)) / 2)
-    net.layout = "batch_first"           # what the layout branch's MLP sets
+    net.layout = "batch_first"  # what the layout branch's MLP sets
     with pytest.raises(ValueError, match="layout='column'"):
         mlp_graph(net, np.ones((3, 1)), np.ones((2, 1)) / 2)

@@ -1,9 +1,10 @@
 """environment.yml (Binder/conda) is the learner's install: pyproject.toml's `notebooks` extra (with
 the `chapters` ranges it pulls in, which its pins tighten), the same names and versions."""
+
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,6 @@
 """The equation registry (tools/equations.py): every display equation labelled, every claim checked
 by a cell that asserts it, book/equations.md in sync with the notebooks."""
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,14 @@ def _tool():
 def test_the_rules_catch_what_they_should():
     eq = _tool()
     E, C = eq.Equation, eq.Check
-    equations = [E("book/a", None, "x"), E("book/a", "Bad_Label", "y"), E("book/a", "def-v", "v = Wx"),
-                 E("book/a", "claim", "G = 1"), E("book/b", "claim", "G = 2"), E("book/b", "lonely", "z")]
+    equations = [
+        E("book/a", None, "x"),
+        E("book/a", "Bad_Label", "y"),
+        E("book/a", "def-v", "v = Wx"),
+        E("book/a", "claim", "G = 1"),
+        E("book/b", "claim", "G = 2"),
+        E("book/b", "lonely", "z"),
+    ]
     checks = [C("book/a", "c1", ["claim", "nowhere"], True), C("book/b", "c2", ["claim"], False)]
     for c in checks:
         for label in c.labels:
@@ -26,14 +33,20 @@ def test_the_rules_catch_what_they_should():
                 if e.label == label:
                     e.checked_by.append(c.anchor)
     found = eq.problems(equations, checks)
-    expected = ["has no label", "not lowercase", "used twice", "(lonely) is checked by no cell",
-                "'nowhere', which is no equation", "asserts nothing"]
-    assert len(found) == len(expected) + 1, found   # Bad_Label is also an unchecked claim
+    expected = [
+        "has no label",
+        "not lowercase",
+        "used twice",
+        "(lonely) is checked by no cell",
+        "'nowhere', which is no equation",
+        "asserts nothing",
+    ]
+    assert len(found) == len(expected) + 1, found  # Bad_Label is also an unchecked claim
     for words in expected:
         assert any(words in p for p in found), (words, found)
-    assert eq.problems([E("book/a", "def-v", "v = Wx"), E("book/a", "g", "G")],
-                       [C("book/a", "c", ["g"], True)]) == ["book/a: $$'G'…$$: claim (g) is checked by no cell "
-                                                            '(cell metadata "checks": ["g"])']
+    assert eq.problems(
+        [E("book/a", "def-v", "v = Wx"), E("book/a", "g", "G")], [C("book/a", "c", ["g"], True)]
+    ) == ['book/a: $$\'G\'…$$: claim (g) is checked by no cell (cell metadata "checks": ["g"])']
 
 
 def test_every_display_equation_is_labelled_and_every_claim_checked():

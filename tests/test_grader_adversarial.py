@@ -283,6 +283,9 @@ def _class(subs: Path, release: Path) -> None:
         "    s = 1 / (1 + np.exp(-np.einsum('ij,jk->ik', W, x)))\n    return np.einsum('ji,jk->ik', W, s * (1 - s) * (s - y))"))
     put("forgetful", "differentials", _replace(_source("differentials"), "grad_W",
                                                "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T"))
+    put("unscaled", "multihead_backward", _replace(_source("multihead_backward"), "multihead_backward",
+                                                   "softmax_rows_backward(P, dP) / np.sqrt(Qs.shape[-1])",
+                                                   "softmax_rows_backward(P, dP)"))
     # the kernel's socket folder (its path is in sys.argv after -f): a 3000-deep chain of folders
     # and 300 MB of writes; graded first in its slot, honest students after it
     put("aaa_chain", "subscripts", _insert_after(_source("subscripts"), "setup", CHAIN))
@@ -428,6 +431,11 @@ def test_typical_mistakes_cost_their_points_and_are_named(graded):
     q = _q(graded, "forgetful", "differentials")
     assert q["test_grad_W_shape"]["status"] == "passed" and q["test_grad_W_values"]["points"] == 0
     assert "sigma'(v)" in q["test_grad_W_values"]["message"]
+    q = _q(graded, "unscaled", "multihead_backward")          # 1/sqrt(d_k) forgotten in the backward
+    assert all(q[g]["status"] == "passed" for g in q if not g.startswith("test_multihead_backward_"))
+    assert q["test_multihead_backward_shapes"]["status"] == q["test_multihead_backward_Wo_values"]["status"] == "passed"
+    for g in ("test_multihead_backward_Wqkv_values", "test_multihead_backward_X_values"):
+        assert q[g]["points"] == 0 and "1/sqrt(d_k) is missing" in q[g]["message"], q[g]
 
 
 # ------------------------------------------------------------------------- the reference is no answer

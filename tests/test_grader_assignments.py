@@ -83,6 +83,89 @@ def test_expected_values_written_out_agree_with_the_references():
         assert all(np.allclose(mine[k], ref[k], rtol=1e-10, atol=1e-14) for k in ref)
 
 
+def test_multihead_expected_values_agree_with_jax_and_the_definitions():
+    """The fresh cases of multihead_backward against an independent reference: JAX's autodiff of
+    the per-head definition (tests/test_layers_multihead_attention.py), jax.nn.softmax, and the
+    split's entry formula; and the backward pass its mistakes are written from (grading.py's
+    backward_with) against the package's."""
+    from test_layers_multihead_attention import jax, jax_vjp, jnp, mha_jax
+    folder = SOURCE / "multihead_backward"
+    checks, module = spec.load(folder), spec._module(folder / "grading.py")
+    for case in spec.cases(checks.tests["test_multihead_backward_shapes"], 5):
+        want = checks.tests["test_multihead_backward_shapes"].expected(**case)
+        Ws = [case[k] for k in ("Wq", "Wk", "Wv", "Wo")]
+        _, ref = jax_vjp(lambda *a: mha_jax(*a, case["h"], case["causal"], None), (case["X"], *Ws), case["dout"])
+        written = module.backward_with(**case)
+        for name, r in zip(("X", "Wq", "Wk", "Wv", "Wo"), ref):
+            np.testing.assert_allclose(want[name], r, rtol=1e-10, atol=1e-12, err_msg=name)
+            np.testing.assert_allclose(written[name], want[name], rtol=1e-12, atol=1e-14, err_msg=name)
+    for case in spec.cases(checks.tests["test_attention_weights_values"], 5):
+        T, d_k = case["Qs"].shape[2:]
+        allowed = np.tril(np.ones((T, T), dtype=bool)) if case["causal"] else np.ones((T, T), dtype=bool)
+        ref = jax.nn.softmax(jnp.einsum("bjtk,bjuk->bjtu", case["Qs"], case["Ks"]) / np.sqrt(d_k), axis=-1,
+                             where=allowed)
+        np.testing.assert_allclose(checks.tests["test_attention_weights_values"].expected(**case), ref,
+                                   rtol=1e-12, atol=1e-15)
+    for case in spec.cases(checks.tests["test_split_heads_values"], 5):
+        Y, h = case["Y"], case["h"]
+        S = checks.tests["test_split_heads_values"].expected(**case)
+        d_k = Y.shape[2] // h
+        assert all(S[b, j, t, k] == Y[b, t, j * d_k + k] for b, j, t, k in np.ndindex(S.shape))
+        assert np.array_equal(module.merge(S), Y)
+
+
+def _assignment_scope(assignment: str, **replaced) -> dict:
+    """The instructor version's functions, some replaced by a student's."""
+    return {**_solutions(assignment), **replaced}
+
+
+def _graded(test, scope: dict, seed: int) -> list[tuple[bool, str]]:
+    """The grader's verdicts on the fresh cases of ``seed``, the call evaluated as the probe does."""
+    out = []
+    for case in spec.cases(test, seed):
+        try:
+            result = {"ok": _answer(eval(test.call, {**scope, "np": np, **case}))}
+        except Exception as err:
+            result = {"raised": type(err).__name__, "message": str(err)}
+        out.append(verdicts.judge(test, case, result))
+    return out
+
+
+@pytest.mark.parametrize("function, mistake", [(f, m) for f, ms in spec._module(
+    SOURCE / "multihead_backward" / "grading.py").WRONG.items() for m in ms])
+def test_multihead_mistakes_keep_only_shape_points_are_named_and_fail_the_selfcheck(tmp_path, function, mistake):
+    """Each typical mistake of grading.py's WRONG, answered as a student would: the grader keeps
+    the question's shape tests, names the mistake in every values test that lists it, and the
+    self-check students get says "not yet right" in exactly the tests where the grader gives 0."""
+    folder = SOURCE / "multihead_backward"
+    checks, module = spec.load(folder), spec._module(folder / "grading.py")
+    wrong, words = module.WRONG[function][mistake]
+    scope = _assignment_scope("multihead_backward", **{function: wrong})
+    selfcheck_module = _selfcheck_package(tmp_path, "multihead_backward")
+    named_in = 0
+    for gid, test in checks.tests.items():
+        if not gid.startswith(f"test_{function}_"):
+            continue
+        verdicts_ = _graded(test, scope, seed=11)
+        passed = all(ok for ok, _ in verdicts_)
+        assert passed == _run_check(selfcheck_module, gid, **scope)[0], (gid, verdicts_)
+        if test.kind == "shape":
+            assert passed, (gid, verdicts_)
+        elif mistake in test.mistakes(**spec.cases(test, 11)[0]):
+            named_in += 1
+            assert not passed and words in [msg for _, msg in verdicts_], (gid, verdicts_)
+    assert named_in >= 1
+
+
+def test_multihead_instructor_answers_pass_the_grader_and_the_selfcheck(tmp_path):
+    checks = spec.load(SOURCE / "multihead_backward")
+    scope = _assignment_scope("multihead_backward")
+    module = _selfcheck_package(tmp_path, "multihead_backward")
+    for gid, test in checks.tests.items():
+        assert all(ok for ok, _ in _graded(test, scope, seed=11)), gid
+        assert _run_check(module, gid, **scope)[0], gid
+
+
 def test_cases_are_the_same_bits_on_every_cpu():
     """Fresh and self-check inputs computed with exp or a matrix product (whose last bits differ
     between CPUs) are rounded to 20 significant bits: flipping the last bit of every input gives

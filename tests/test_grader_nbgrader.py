@@ -1,5 +1,5 @@
 """Real nbgrader as a first-class flow: generate_assignment -> submitted/ -> autograde ->
-generate_feedback -> export, in one course for all eight assignments, with three students each:
+generate_feedback -> export, in one course for every assignment, with three students each:
 the instructor version (full marks), the blank release (zero) and a typical wrong answer (the
 last answer's sign flipped: it keeps its shape points and loses exactly its value points).
 nbgrader's own feedback must say what its score says: a test cell that scored its points shows

@@ -3,20 +3,29 @@
 autograd differentiates plain formulas written here from the maths, not the package's code, so
 an error shared by the package's three approaches would still be caught.
 """
+
 import itertools
 
 import autograd.numpy as anp
 import mpmath
 import numpy as np
 import pytest
-from autograd import grad, jacobian as ag_jacobian
+from autograd import grad
+from autograd import jacobian as ag_jacobian
 from autograd.scipy.special import logsumexp
 
 import backprop
 from backprop import activations, differential, jacobian, losses, seed, subscript
 
-SEED_PATHS = [subscript.grad_W, subscript.grad_W_einsum, jacobian.grad_W, jacobian.grad_W_vec,
-              jacobian.grad_W_denominator, differential.grad_W, differential.grad_W_hadamard]
+SEED_PATHS = [
+    subscript.grad_W,
+    subscript.grad_W_einsum,
+    jacobian.grad_W,
+    jacobian.grad_W_vec,
+    jacobian.grad_W_denominator,
+    differential.grad_W,
+    differential.grad_W_hadamard,
+]
 
 
 def E_seed(W, x, y):
@@ -46,14 +55,15 @@ def test_jacobian_building_blocks_match_autograd():
     W, x, y = seed.example()
     v = W @ x
     s = activations.sigmoid(v)
-    J_s = ag_jacobian(lambda v: 1 / (1 + anp.exp(-v)))(v)[:, 0, :, 0]             # (m, m)
+    J_s = ag_jacobian(lambda v: 1 / (1 + anp.exp(-v)))(v)[:, 0, :, 0]  # (m, m)
     np.testing.assert_allclose(jacobian.ds_dv(s), J_s, rtol=1e-12, atol=1e-15)
-    J_W = ag_jacobian(lambda W: anp.dot(W, x))(W)[:, 0]                            # (m, m, n)
+    J_W = ag_jacobian(lambda W: anp.dot(W, x))(W)[:, 0]  # (m, m, n)
     np.testing.assert_allclose(jacobian.dv_dW(x, 5), J_W, rtol=0, atol=0)
     J_vec = ag_jacobian(lambda w: anp.dot(anp.reshape(w, (4, 5)).T, x))(W.T.ravel())[:, 0]
     np.testing.assert_allclose(jacobian.dv_dvecW(x, 5), J_vec, rtol=0, atol=0)
-    np.testing.assert_allclose(jacobian.dE_ds(s, y), ag_jacobian(lambda s: 0.5 * anp.sum((s - y) ** 2))(s).T,
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        jacobian.dE_ds(s, y), ag_jacobian(lambda s: 0.5 * anp.sum((s - y) ** 2))(s).T, rtol=1e-14
+    )
 
 
 def test_differential_dE_is_the_directional_derivative():
@@ -65,9 +75,14 @@ def test_differential_dE_is_the_directional_derivative():
 
 # -- MLP: every activation / loss / bias combination and several batch sizes ---------------------
 
+
 def act(name, V):
-    return {"sigmoid": lambda: 1 / (1 + anp.exp(-V)), "tanh": lambda: anp.tanh(V),
-            "relu": lambda: anp.maximum(V, 0), "identity": lambda: V}[name]()
+    return {
+        "sigmoid": lambda: 1 / (1 + anp.exp(-V)),
+        "tanh": lambda: anp.tanh(V),
+        "relu": lambda: anp.maximum(V, 0),
+        "identity": lambda: V,
+    }[name]()
 
 
 def loss_ref(net, params, X, Y):
@@ -84,9 +99,14 @@ def loss_ref(net, params, X, Y):
     return 0.5 * anp.sum((act(net.output.name, V) - Y) ** 2) / B
 
 
-OUTPUTS = [("sigmoid", "half_squared_error"), ("tanh", "half_squared_error"),
-           ("identity", "half_squared_error"), ("relu", "half_squared_error"),
-           ("sigmoid", "cross_entropy"), ("softmax", "cross_entropy")]
+OUTPUTS = [
+    ("sigmoid", "half_squared_error"),
+    ("tanh", "half_squared_error"),
+    ("identity", "half_squared_error"),
+    ("relu", "half_squared_error"),
+    ("sigmoid", "cross_entropy"),
+    ("softmax", "cross_entropy"),
+]
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -100,7 +120,7 @@ def test_mlp_matches_autograd(hidden, output, loss, bias):
     for B in (1, 2, 7):
         X = rng.standard_normal((3, B))
         if output == "softmax":
-            Y = rng.dirichlet(np.ones(3), size=B).T                 # probability targets, not one-hot
+            Y = rng.dirichlet(np.ones(3), size=B).T  # probability targets, not one-hot
         else:
             Y = rng.uniform(size=(3, B))
         E, G = net.loss_and_gradients(X, Y)
@@ -124,11 +144,13 @@ def test_softmax_gradient_is_the_gradient_of_the_reported_loss_for_inexact_targe
     assert report.ok, str(report)
     V = net.params["W1"] @ X + net.params["b1"]
     Delta_ref = grad(lambda V: -anp.sum(Y * (V - logsumexp(V, axis=0, keepdims=True))) / 5)(V)
-    np.testing.assert_allclose(losses.cross_entropy_grad(activations.softmax(V), Y, "softmax"), Delta_ref,
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        losses.cross_entropy_grad(activations.softmax(V), Y, "softmax"), Delta_ref, rtol=1e-12, atol=1e-15
+    )
 
 
 # -- sigma' against exact arithmetic ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_prime_has_full_relative_accuracy(dtype):
@@ -136,8 +158,12 @@ def test_sigmoid_prime_has_full_relative_accuracy(dtype):
     if dtype == np.float32:
         v = v[np.abs(v) <= 80]
     mpmath.mp.dps = 50
-    exact = np.array([float(mpmath.exp(-abs(mpmath.mpf(float(t)))) / (1 + mpmath.exp(-abs(mpmath.mpf(float(t))))) ** 2)
-                      for t in v])
+    exact = np.array(
+        [
+            float(mpmath.exp(-abs(mpmath.mpf(float(t)))) / (1 + mpmath.exp(-abs(mpmath.mpf(float(t))))) ** 2)
+            for t in v
+        ]
+    )
     got = activations.sigmoid_prime(v)
     assert got.dtype == dtype
     eps = np.finfo(dtype).eps
@@ -145,7 +171,7 @@ def test_sigmoid_prime_has_full_relative_accuracy(dtype):
     assert rel.max() <= 8 * eps
     s = activations.sigmoid(v)
     naive = (s - s * s).astype(np.float64)
-    assert np.any(naive[v > 40] == 0)                    # the cancellation the stable form avoids
+    assert np.any(naive[v > 40] == 0)  # the cancellation the stable form avoids
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -169,6 +195,6 @@ def test_backward_rules_of_sigmoid_and_tanh_keep_full_relative_accuracy(name, dt
     tiny = np.finfo(dtype).tiny
     for got in results:
         assert got.dtype == dtype
-        keep = exact > tiny                      # below that the value underflows in `dtype`
+        keep = exact > tiny  # below that the value underflows in `dtype`
         rel = np.abs(got.astype(np.float64)[keep] - exact[keep]) / exact[keep]
         assert rel.max() <= 8 * np.finfo(dtype).eps

@@ -1,4 +1,5 @@
 """backprop.init and MLP(init=...): the documented variances, today's default reproduced bit for bit."""
+
 import numpy as np
 import pytest
 
@@ -27,9 +28,15 @@ def test_default_init_is_the_original_one(hidden):
         assert net.init == "auto"
 
 
-@pytest.mark.parametrize("scheme, variance", [
-    ("normal", lambda i, o: 1.0), ("lecun", lambda i, o: 1 / i),
-    ("xavier", lambda i, o: 2 / (i + o)), ("he", lambda i, o: 2 / i)])
+@pytest.mark.parametrize(
+    "scheme, variance",
+    [
+        ("normal", lambda i, o: 1.0),
+        ("lecun", lambda i, o: 1 / i),
+        ("xavier", lambda i, o: 2 / (i + o)),
+        ("he", lambda i, o: 2 / i),
+    ],
+)
 def test_schemes_have_their_variance(scheme, variance):
     assert weight_std(scheme, 40, 10) == pytest.approx(np.sqrt(variance(40, 10)), rel=1e-15)
     net = MLP([300, 200, 100], hidden="tanh", init=scheme, seed=1)

@@ -1,11 +1,12 @@
 """backprop.jacobian: numerator-layout Jacobians, the 3-D dv/dW, its unfoldings, vec and Kronecker."""
+
 import numpy as np
 import pytest
 
 from backprop import differential, jacobian
 from backprop.activations import sigmoid
 from backprop.checking import numerical_gradient
-from backprop.seed import E, example, forward
+from backprop.seed import E, example
 
 
 def numerical_jacobian(func, b):
@@ -17,7 +18,7 @@ def numerical_jacobian(func, b):
 def test_dE_ds_is_the_transposed_gradient_of_E_in_s():
     _, _, y = example()
     s = np.random.default_rng(0).uniform(size=(5, 1))
-    N = numerical_gradient(lambda t: 0.5 * np.sum((t - y) ** 2), s)     # column (5, 1)
+    N = numerical_gradient(lambda t: 0.5 * np.sum((t - y) ** 2), s)  # column (5, 1)
     np.testing.assert_allclose(jacobian.dE_ds(s, y), N.T, atol=1e-9)
 
 
@@ -32,7 +33,7 @@ def test_unfold_row_order_blocks_and_vec_order_is_dv_dvecW():
     for m, n in [(5, 4), (3, 2), (1, 6)]:
         x = rng.standard_normal((n, 1))
         T = jacobian.dv_dW(x, m)
-        U = jacobian.unfold(T)                       # columns i*n + j
+        U = jacobian.unfold(T)  # columns i*n + j
         assert U.shape == (m, m * n)
         for k in range(m):
             for i in range(m):
@@ -62,7 +63,7 @@ def test_unfold_rejects_bad_input():
 
 
 def test_vec_stacks_columns():
-    A = np.arange(6.0).reshape(2, 3)                 # columns (0, 3), (1, 4), (2, 5)
+    A = np.arange(6.0).reshape(2, 3)  # columns (0, 3), (1, 4), (2, 5)
     np.testing.assert_array_equal(jacobian.vec(A)[:, 0], [0.0, 3.0, 1.0, 4.0, 2.0, 5.0])
 
 

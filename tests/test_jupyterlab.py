@@ -8,6 +8,7 @@ role, `$$`) — jupyterlab-myst renders the exercises, the collapsed solutions a
 Run → Run All Cells: every cell runs without an error output, and the figures still show.
 The notebook is a copy in a temporary folder (JupyterLab saves what it runs).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LEARNER = Path(os.environ.get("BACKPROP_LEARNER_VENV", ROOT / ".venv-learner"))
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CHAPTER = "04_differentials.ipynb"   # exercises, solutions, equations, links, a figure
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHAPTER = "04_differentials.ipynb"  # exercises, solutions, equations, links, a figure
 RAW_MYST = ["```{", ":::{", "{glue", "{ref}", "{doc}", "{eq}", ":label:", ":class:", "$$", "<!--"]
 SETTINGS = {  # render every cell (JupyterLab 4 otherwise only renders the cells in view)
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
@@ -50,18 +59,37 @@ def lab(tmp_path_factory):
     for name, value in SETTINGS.items():
         (tmp / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / "settings" / name).write_text(json.dumps(value))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_DATA_DIR": str(tmp / "data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "ws"),
-           "PATH": f"{LEARNER / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+        "JUPYTER_DATA_DIR": str(tmp / "data"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "ws"),
+        "PATH": f"{LEARNER / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     port = free_port()
-    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             "--ServerApp.token=", "--ServerApp.password=", "--allow-root",
-                             f"--ServerApp.root_dir={tmp / 'book'}", f"--LabApp.user_settings_dir={tmp / 'settings'}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "lab.log", "w"))
+    proc = subprocess.Popen(
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            "--allow-root",
+            f"--ServerApp.root_dir={tmp / 'book'}",
+            f"--LabApp.user_settings_dir={tmp / 'settings'}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "lab.log", "w"),
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
             import urllib.request
+
             urllib.request.urlopen(f"{url}/api/status", timeout=2)
             break
         except OSError:
@@ -79,6 +107,7 @@ def page(lab):
     if not CHROMIUM.exists():
         pytest.fail(f"Debian's chromium is needed at {CHROMIUM} (python3 dev.py test installs it)")
     from playwright.sync_api import sync_playwright
+
     url, _ = lab
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -87,9 +116,11 @@ def page(lab):
         tab.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         # .myst: a Markdown cell rendered by jupyterlab-myst (JupyterLab's own renderer makes
         # .jp-RenderedMarkdown, which shows every directive as a code block)
-        tab.wait_for_function("() => { const n = document.querySelectorAll('.jp-MarkdownCell').length;"
-                              " return n > 5 && document.querySelectorAll('.jp-MarkdownCell .myst').length === n; }",
-                              timeout=60_000)
+        tab.wait_for_function(
+            "() => { const n = document.querySelectorAll('.jp-MarkdownCell').length;"
+            " return n > 5 && document.querySelectorAll('.jp-MarkdownCell .myst').length === n; }",
+            timeout=60_000,
+        )
         settled(tab)
         yield tab
         browser.close()
@@ -110,16 +141,20 @@ def markdown_texts(tab) -> list[str]:
 
 def figures(tab) -> list[dict]:
     """Every image output: whether it is drawn (an <img> or <svg> with a size), once each has loaded."""
-    tab.wait_for_function("[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.complete)",
-                          timeout=30_000)
+    tab.wait_for_function(
+        "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.complete)", timeout=30_000
+    )
     return tab.eval_on_selector_all(
         ".jp-OutputArea-output img, .jp-OutputArea-output svg",
         "els => els.map(e => ({tag: e.tagName, w: e.getBoundingClientRect().width,"
-        " ok: e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0)}))")
+        " ok: e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0)}))",
+    )
 
 
 def figure_cells(tab) -> int:
-    return tab.eval_on_selector_all(".jp-OutputArea-output", "els => els.filter(e => /<Figure size/.test(e.innerText)).length")
+    return tab.eval_on_selector_all(
+        ".jp-OutputArea-output", "els => els.filter(e => /<Figure size/.test(e.innerText)).length"
+    )
 
 
 def test_the_chapter_reads_without_raw_myst_before_anything_runs(page):
@@ -128,10 +163,14 @@ def test_the_chapter_reads_without_raw_myst_before_anything_runs(page):
     assert raw == [], raw
     plain = page.eval_on_selector_all(".jp-MarkdownCell .jp-RenderedMarkdown", "els => els.length")
     assert plain == 0, "Markdown cells rendered without jupyterlab-myst"
-    solutions = page.eval_on_selector_all("details.myst-exercise", "els => els.map(e => [e.open, e.innerText])")
+    solutions = page.eval_on_selector_all(
+        "details.myst-exercise", "els => els.map(e => [e.open, e.innerText])"
+    )
     assert solutions and all(t.startswith("Solution to") for _, t in solutions), solutions
     assert not any(is_open for is_open, _ in solutions), "a solution is open: the learner should try first"
-    assert page.eval_on_selector_all(".myst-exercise-title", "els => els.filter(e => /^Exercise/.test(e.innerText)).length")
+    assert page.eval_on_selector_all(
+        ".myst-exercise-title", "els => els.filter(e => /^Exercise/.test(e.innerText)).length"
+    )
 
 
 def test_figures_show_in_the_untrusted_notebook(page):
@@ -145,11 +184,15 @@ def test_run_all_cells_through_the_menu(page):
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
     page.wait_for_function(
         "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.innerText);"
-        " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }", timeout=300_000)
+        " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }",
+        timeout=300_000,
+    )
     settled(page)
-    errors = page.eval_on_selector_all(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
-                                       " .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']",
-                                       "els => els.map(e => e.innerText.slice(0, 300))")
+    errors = page.eval_on_selector_all(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
+        " .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']",
+        "els => els.map(e => e.innerText.slice(0, 300))",
+    )
     assert errors == [], errors
     drawn = figures(page)
     assert drawn and all(f["ok"] and f["w"] > 100 for f in drawn), drawn

@@ -1,9 +1,10 @@
 """backprop.layers.attention: central differences with random upstream gradients, the
 softmax Jacobian per row, the causal mask, JAX's forward and backward."""
+
+import jax_reference as jr
 import numpy as np
 import pytest
 
-import jax_reference as jr
 from backprop.layers import attention, gradcheck
 
 # (T, S, d, d_v)
@@ -12,8 +13,11 @@ CASES = [(1, 1, 1, 1), (4, 4, 3, 2), (5, 5, 8, 8), (3, 6, 4, 5), (6, 2, 2, 3)]
 
 def inputs(T, S, d, d_v, seed=0, scale=1.0):
     rng = np.random.default_rng(seed)
-    return (scale * rng.standard_normal((T, d)), scale * rng.standard_normal((S, d)),
-            rng.standard_normal((S, d_v)))
+    return (
+        scale * rng.standard_normal((T, d)),
+        scale * rng.standard_normal((S, d)),
+        rng.standard_normal((S, d_v)),
+    )
 
 
 def attention_loops(Q, K, V, causal):
@@ -32,8 +36,12 @@ def attention_loops(Q, K, V, causal):
 def test_forward_is_the_definition_and_backward_matches_central_differences(T, S, d, d_v, causal):
     for seed in range(3):
         Q, K, V = inputs(T, S, d, d_v, seed)
-        np.testing.assert_allclose(attention.forward(Q, K, V, causal=causal)[0],
-                                   attention_loops(Q, K, V, causal), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            attention.forward(Q, K, V, causal=causal)[0],
+            attention_loops(Q, K, V, causal),
+            rtol=1e-12,
+            atol=1e-12,
+        )
         report = gradcheck(attention, Q, K, V, causal=causal, seed=seed + 3)
         assert report.ok, str(report)
 
@@ -45,7 +53,7 @@ def test_softmax_backward_is_the_jacobian_of_each_row():
     dSc = attention.row_softmax_backward(P, dP)
     for t in range(4):
         p = P[t][:, None]
-        J = np.diag(P[t]) - p @ p.T                 # symmetric: J^T dp = J dp
+        J = np.diag(P[t]) - p @ p.T  # symmetric: J^T dp = J dp
         np.testing.assert_allclose(dSc[t], J @ dP[t], rtol=1e-12, atol=1e-14)
 
 
@@ -54,14 +62,14 @@ def test_causal_mask_stops_every_gradient_from_the_future():
     out, cache = attention.forward(Q, K, V, causal=True)
     assert np.all(np.triu(cache.P, 1) == 0)
     dout = np.zeros(out.shape)
-    dout[1] = np.random.default_rng(1).standard_normal(2)     # only position 1 is looked at
+    dout[1] = np.random.default_rng(1).standard_normal(2)  # only position 1 is looked at
     dQ, dK, dV = attention.backward(dout, cache)
     assert np.all(dK[2:] == 0) and np.all(dV[2:] == 0) and np.all(dQ[[0, 2, 3, 4]] == 0)
     assert np.all(dK[:2] != 0) and np.all(dV[:2] != 0)
 
 
 def test_large_scores_do_not_overflow():
-    Q, K, V = inputs(4, 4, 3, 2, scale=100.0)                 # scores of order 1e4
+    Q, K, V = inputs(4, 4, 3, 2, scale=100.0)  # scores of order 1e4
     for causal in (False, True):
         out, cache = attention.forward(Q, K, V, causal=causal)
         grads = attention.backward(np.ones(out.shape), cache)

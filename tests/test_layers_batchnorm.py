@@ -1,9 +1,10 @@
 """backprop.layers.batchnorm and layernorm: central differences with random upstream
 gradients, the all-ones trap, the two axes, and JAX's forward and backward."""
+
+import jax_reference as jr
 import numpy as np
 import pytest
 
-import jax_reference as jr
 from backprop.layers import batchnorm, gradcheck, layernorm
 
 LAYERS = [batchnorm, layernorm]
@@ -18,11 +19,22 @@ def inputs(n=4, B=6, seed=0, dtype=np.float64):
 # With B = 2 (or n = 2 for layernorm) and a tiny eps, Xhat = +-1 hardly depends on X: dX is
 # of order eps and central differences cannot resolve it to 1e-7; those run with eps = 0.1.
 @pytest.mark.parametrize("layer", LAYERS, ids=["batchnorm", "layernorm"])
-@pytest.mark.parametrize("n, B, eps", [(1, 3, 1e-5), (4, 6, 1e-5), (4, 6, 0.1), (3, 17, 1e-5),
-                                       (3, 17, 0.1), (7, 2, 0.1), (1, 2, 0.1), (2, 5, 0.1)])
+@pytest.mark.parametrize(
+    "n, B, eps",
+    [
+        (1, 3, 1e-5),
+        (4, 6, 1e-5),
+        (4, 6, 0.1),
+        (3, 17, 1e-5),
+        (3, 17, 0.1),
+        (7, 2, 0.1),
+        (1, 2, 0.1),
+        (2, 5, 0.1),
+    ],
+)
 def test_backward_matches_central_differences_with_random_dout(layer, n, B, eps):
     if layer is layernorm:
-        n, B = B, n                                # the same shapes along the other axis
+        n, B = B, n  # the same shapes along the other axis
     for seed in range(3):
         report = gradcheck(layer, *inputs(n, B, seed), eps=eps, seed=seed + 10)
         assert report.ok, str(report)
@@ -34,7 +46,7 @@ def test_forward_statistics(layer):
     Xhat, _ = layer.forward(X, np.ones((5, 1)), np.zeros((5, 1)), eps=1e-12)
     axis = 1 if layer is batchnorm else 0
     np.testing.assert_allclose(Xhat.mean(axis=axis), 0, atol=1e-12)
-    np.testing.assert_allclose(Xhat.var(axis=axis), 1, rtol=1e-9)   # biased variance
+    np.testing.assert_allclose(Xhat.var(axis=axis), 1, rtol=1e-9)  # biased variance
     out, _ = layer.forward(X, gamma, beta)
     np.testing.assert_allclose(out, gamma * Xhat + beta, rtol=1e-5, atol=1e-5)
 
@@ -47,8 +59,9 @@ def test_layernorm_is_batchnorm_on_the_other_axis():
     out_l, cache_l = layernorm.forward(X, ones, zeros)
     out_b, cache_b = batchnorm.forward(X.T, np.ones((8, 1)), np.zeros((8, 1)))
     np.testing.assert_allclose(out_l, out_b.T, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(layernorm.backward(G, cache_l)[0],
-                               batchnorm.backward(G.T, cache_b)[0].T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        layernorm.backward(G, cache_l)[0], batchnorm.backward(G.T, cache_b)[0].T, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_gamma_beta_given_as_vectors_get_gradients_of_their_shape():
@@ -70,6 +83,7 @@ def test_float32_stays_float32(layer):
 
 # ---------------------------------------------------------------- the classic mistakes
 
+
 def backward_mu_sigma_constant(dout, cache):
     """Mistake: mu and sigma treated as constants (they depend on every x of the row)."""
     dX, dgamma, dbeta = batchnorm.backward(dout, cache)
@@ -89,8 +103,7 @@ def backward_dgamma_without_dout(dout, cache):
     return dX, cache.Xhat.sum(axis=1, keepdims=True), dbeta
 
 
-@pytest.mark.parametrize("wrong, name", [(backward_mean_only, "X"),
-                                         (backward_dgamma_without_dout, "gamma")])
+@pytest.mark.parametrize("wrong, name", [(backward_mean_only, "X"), (backward_dgamma_without_dout, "gamma")])
 def test_all_ones_upstream_gradient_hides_the_mistake_and_a_random_one_finds_it(wrong, name):
     X, gamma, beta = inputs()
     ones = np.ones(X.shape)
@@ -98,9 +111,9 @@ def test_all_ones_upstream_gradient_hides_the_mistake_and_a_random_one_finds_it(
     right = batchnorm.backward(ones, cache)
     hidden = gradcheck(batchnorm, X, gamma, beta, dout=ones, backward=wrong)
     for g_wrong, g_right, N in zip(wrong(ones, cache), right, hidden.numerical.values()):
-        np.testing.assert_allclose(g_wrong, g_right, atol=1e-12)   # E = sum(out): dX = dgamma = 0
+        np.testing.assert_allclose(g_wrong, g_right, atol=1e-12)  # E = sum(out): dX = dgamma = 0
         np.testing.assert_allclose(g_wrong, N, atol=1e-7)
-    found = gradcheck(batchnorm, X, gamma, beta, backward=wrong, seed=1)   # not 0: X came from it
+    found = gradcheck(batchnorm, X, gamma, beta, backward=wrong, seed=1)  # not 0: X came from it
     assert not found.ok and found.errors[name] > 1e-2, str(found)
     assert all(e < 1e-7 for k, e in found.errors.items() if k != name)
 
@@ -121,8 +134,10 @@ def test_bessel_correction_is_not_what_torch_or_this_layer_computes():
 
 # ---------------------------------------------------------------- against JAX
 
-@pytest.mark.parametrize("layer, reference", [(batchnorm, jr.batchnorm), (layernorm, jr.layernorm)],
-                         ids=["batchnorm", "layernorm"])
+
+@pytest.mark.parametrize(
+    "layer, reference", [(batchnorm, jr.batchnorm), (layernorm, jr.layernorm)], ids=["batchnorm", "layernorm"]
+)
 @pytest.mark.parametrize("eps", [1e-5, 0.3])
 def test_matches_jax_forward_and_backward(layer, reference, eps):
     """jax.nn.standardize (biased variance, as torch's batch_norm(training=True) and layer_norm)."""

@@ -1,10 +1,11 @@
 """backprop.layers.cnn: the small CNN's gradients (central differences, JAX) and its
 training on the 8x8 digits."""
+
+import jax_reference as jr
 import numpy as np
 import pytest
 
 import backprop
-import jax_reference as jr
 from backprop.layers.cnn import CNN_DIGITS_SETTINGS, SmallCNN, as_images, sgd
 from backprop.train import load_digits_split
 
@@ -16,7 +17,7 @@ def batch(B=5, seed=0):
 
 def test_gradients_match_central_differences():
     net = SmallCNN(filters=3, seed=1)
-    net.params["b"] = np.random.default_rng(2).standard_normal(3) * 0.1   # not all zero
+    net.params["b"] = np.random.default_rng(2).standard_normal(3) * 0.1  # not all zero
     X, labels = batch()
     E, G = net.loss_and_gradients(X, labels)
     assert E == pytest.approx(net.loss(X, labels))
@@ -25,7 +26,7 @@ def test_gradients_match_central_differences():
 
 
 def test_as_images_puts_each_column_into_an_image():
-    X_cols = np.arange(64 * 3, dtype=float).reshape(3, 64).T          # (64, 3)
+    X_cols = np.arange(64 * 3, dtype=float).reshape(3, 64).T  # (64, 3)
     images = as_images(X_cols)
     assert images.shape == (3, 1, 8, 8)
     np.testing.assert_array_equal(images[2, 0], X_cols[:, 2].reshape(8, 8))
@@ -45,22 +46,33 @@ def test_training_on_the_digits_reaches_97_percent_held_out():
     S = CNN_DIGITS_SETTINGS
     X_tr, l_tr, X_te, l_te = load_digits_split(S["test_size"], S["seed"])
     net = SmallCNN(S["filters"], seed=S["seed"])
-    history = sgd(net, as_images(X_tr), l_tr, learning_rate=S["learning_rate"],
-                  batch_size=S["batch_size"], epochs=S["epochs"], momentum=S["momentum"],
-                  seed=S["seed"], validation=(as_images(X_te), l_te))
+    history = sgd(
+        net,
+        as_images(X_tr),
+        l_tr,
+        learning_rate=S["learning_rate"],
+        batch_size=S["batch_size"],
+        epochs=S["epochs"],
+        momentum=S["momentum"],
+        seed=S["seed"],
+        validation=(as_images(X_te), l_te),
+    )
     assert history.loss[-1] < history.loss[0] / 5
     assert history.val_accuracy[-1] == net.accuracy(as_images(X_te), l_te) >= 0.97
 
 
-@pytest.mark.parametrize("kw, err, match", [
-    (dict(learning_rate=0.0), ValueError, "learning_rate"),
-    (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
-    (dict(momentum=1.0), ValueError, "momentum"),
-    (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(epochs=1.5), ValueError, "epochs"),
-    (dict(validation=(np.zeros((2, 1, 8, 8)),)), ValueError, "validation must be a pair"),
-    (dict(validation=(np.zeros((2, 1, 8, 8)), np.array([0]))), ValueError, "2 images but labels has 1"),
-])
+@pytest.mark.parametrize(
+    "kw, err, match",
+    [
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
+        (dict(momentum=1.0), ValueError, "momentum"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(epochs=1.5), ValueError, "epochs"),
+        (dict(validation=(np.zeros((2, 1, 8, 8)),)), ValueError, "validation must be a pair"),
+        (dict(validation=(np.zeros((2, 1, 8, 8)), np.array([0]))), ValueError, "2 images but labels has 1"),
+    ],
+)
 def test_sgd_has_the_guards_of_the_training_loop(kw, err, match):
     X, labels = batch(6)
     args = dict(learning_rate=0.05, batch_size=4, epochs=1, momentum=0.9)

@@ -1,28 +1,28 @@
 """backprop.layers.conv2d: a loop reference, central differences with random upstream
 gradients (overlapping, gapped and padded windows), the transposed-convolution identity,
 and JAX's forward and backward (lax.conv_general_dilated)."""
+
+import jax_reference as jr
 import numpy as np
 import pytest
 
-import jax_reference as jr
 from backprop.layers import conv2d, gradcheck
 
 # (C, F, H, W, kh, kw, stride, padding): stride < kernel overlaps, stride > kernel skips
 CASES = [
     (1, 1, 5, 5, 3, 3, 1, 0),
-    (2, 3, 7, 6, 3, 2, 2, 1),      # overlapping rows (kh 3 > 2), padded
-    (2, 2, 8, 8, 3, 3, 2, 0),      # overlapping
-    (1, 2, 9, 7, 2, 2, 3, 0),      # gaps: some inputs in no window
+    (2, 3, 7, 6, 3, 2, 2, 1),  # overlapping rows (kh 3 > 2), padded
+    (2, 2, 8, 8, 3, 3, 2, 0),  # overlapping
+    (1, 2, 9, 7, 2, 2, 3, 0),  # gaps: some inputs in no window
     (3, 2, 6, 5, 4, 3, (1, 2), (2, 1)),
-    (1, 1, 4, 4, 4, 4, 1, 0),      # a single window
-    (2, 1, 3, 3, 5, 5, 1, 1),      # kernel larger than the image, fits with the padding
+    (1, 1, 4, 4, 4, 4, 1, 0),  # a single window
+    (2, 1, 3, 3, 5, 5, 1, 1),  # kernel larger than the image, fits with the padding
 ]
 
 
 def inputs(C, F, H, W, kh, kw, B=2, seed=0):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((B, C, H, W)), rng.standard_normal((F, C, kh, kw)),
-            rng.standard_normal(F))
+    return (rng.standard_normal((B, C, H, W)), rng.standard_normal((F, C, kh, kw)), rng.standard_normal(F))
 
 
 def conv_loops(X, K, b, stride, padding):
@@ -54,14 +54,15 @@ def test_forward_is_the_definition(case):
 def test_backward_matches_central_differences_with_random_dout(case):
     C, F, H, W, kh, kw, stride, padding = case
     for seed in range(2):
-        report = gradcheck(conv2d, *inputs(C, F, H, W, kh, kw, seed=seed),
-                           stride=stride, padding=padding, seed=seed + 5)
+        report = gradcheck(
+            conv2d, *inputs(C, F, H, W, kh, kw, seed=seed), stride=stride, padding=padding, seed=seed + 5
+        )
         assert report.ok, str(report)
 
 
 def test_inputs_outside_every_window_get_zero_gradient():
     X, K, b = inputs(1, 1, 7, 7, 2, 2)
-    out, cache = conv2d.forward(X, K, b, stride=3)            # rows/cols 2 and 5 are skipped
+    out, cache = conv2d.forward(X, K, b, stride=3)  # rows/cols 2 and 5 are skipped
     dX = conv2d.backward(np.random.default_rng(1).standard_normal(out.shape), cache)[0]
     assert np.all(dX[:, :, [2, 5], :] == 0) and np.all(dX[:, :, :, [2, 5]] == 0)
     assert np.all(dX[:, :, :2, :2] != 0)
@@ -74,7 +75,7 @@ def test_dX_is_a_correlation_with_the_flipped_kernel(kh, kw, padding):
     out, cache = conv2d.forward(X, K, b, padding=padding)
     G = np.random.default_rng(2).standard_normal(out.shape)
     dX = conv2d.backward(G, cache)[0]
-    K_flipped = K[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)       # (C, F, kh, kw)
+    K_flipped = K[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, kh, kw)
     transposed, _ = conv2d.forward(G, K_flipped, np.zeros(2), padding=(kh - 1 - padding, kw - 1 - padding))
     np.testing.assert_allclose(dX, transposed, rtol=1e-12, atol=1e-12)
 

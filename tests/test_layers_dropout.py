@@ -1,12 +1,14 @@
 """backprop.layers.dropout: the mask lives in the cache, inverted scaling, reproducible masks,
 central differences and JAX's autodiff for a fixed mask, and the classic mistake."""
+
+from types import SimpleNamespace
+
 import jax
 import numpy as np
 import pytest
-from types import SimpleNamespace
+from test_layers_multihead_attention import jax_vjp
 
 from backprop.layers import dropout, gradcheck
-from test_layers_multihead_attention import jax_vjp
 
 jax.config.update("jax_enable_x64", True)
 
@@ -14,8 +16,10 @@ jax.config.update("jax_enable_x64", True)
 def fixed_mask_dropout(p, seed):
     """dropout as a function of X alone: every forward draws its mask from default_rng(seed),
     so central differences perturb X under one and the same mask."""
+
     def forward(X):
         return dropout.forward(X, p=p, rng=np.random.default_rng(seed))
+
     return SimpleNamespace(forward=forward, backward=dropout.backward)
 
 
@@ -39,7 +43,7 @@ def test_the_mask_is_zero_or_one_over_one_minus_p_and_keeps_the_mean():
     out, cache = dropout.forward(X, p=p, rng=np.random.default_rng(0))
     assert set(np.unique(cache.M)) == {0.0, 1 / (1 - p)}
     kept = np.mean(cache.M > 0)
-    sd = np.sqrt(p * (1 - p) / n)                     # binomial standard deviation of kept
+    sd = np.sqrt(p * (1 - p) / n)  # binomial standard deviation of kept
     assert abs(kept - (1 - p)) < 5 * sd
     # E[out] = X: the mean of out differs from 1 only by the sampling noise of kept, / (1 - p)
     assert abs(out.mean() - 1) < 5 * sd / (1 - p)
@@ -89,14 +93,25 @@ def test_float32_stays_float32():
     assert dropout.backward(np.ones_like(out), cache)[0].dtype == np.float32
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"p": 1.0, "rng": np.random.default_rng(0)}, ValueError, r"p must lie in \[0, 1\).*1 / \(1 - p\) is 1/0"),
-    ({"p": -0.1, "rng": np.random.default_rng(0)}, ValueError, r"p must lie in \[0, 1\)"),
-    ({"p": "0.5", "rng": np.random.default_rng(0)}, TypeError, "p must be a number"),
-    ({"p": 0.5}, TypeError, r"rng must be a numpy Generator, e.g. np.random.default_rng\(seed\)"),
-    ({"p": 0.5, "rng": 0}, TypeError, "rng must be a numpy Generator"),
-    ({"p": 0.5, "rng": np.random.default_rng(0), "training": "yes"}, TypeError, "training must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            {"p": 1.0, "rng": np.random.default_rng(0)},
+            ValueError,
+            r"p must lie in \[0, 1\).*1 / \(1 - p\) is 1/0",
+        ),
+        ({"p": -0.1, "rng": np.random.default_rng(0)}, ValueError, r"p must lie in \[0, 1\)"),
+        ({"p": "0.5", "rng": np.random.default_rng(0)}, TypeError, "p must be a number"),
+        ({"p": 0.5}, TypeError, r"rng must be a numpy Generator, e.g. np.random.default_rng\(seed\)"),
+        ({"p": 0.5, "rng": 0}, TypeError, "rng must be a numpy Generator"),
+        (
+            {"p": 0.5, "rng": np.random.default_rng(0), "training": "yes"},
+            TypeError,
+            "training must be True or False",
+        ),
+    ],
+)
 def test_bad_options_get_a_clear_error(kwargs, error, match):
     with pytest.raises(error, match=match):
         dropout.forward(np.ones((2, 2)), **kwargs)
@@ -104,7 +119,9 @@ def test_bad_options_get_a_clear_error(kwargs, error, match):
 
 def test_a_wrong_dout_or_cache_is_refused():
     out, cache = dropout.forward(np.ones((2, 3)), p=0.5, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"dout has shape \(3, 2\) but the layer's output has shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"dout has shape \(3, 2\) but the layer's output has shape \(2, 3\)"
+    ):
         dropout.backward(np.ones((3, 2)), cache)
     with pytest.raises(TypeError, match="dropout.forward"):
         dropout.backward(out, (cache.M,))

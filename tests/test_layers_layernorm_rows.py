@@ -1,13 +1,14 @@
 """backprop.layers.layernorm_rows: central differences with random upstream gradients for
 (B, d), (B, T, d) and one row, JAX's autodiff of the definition, and the column layer norm
 of chapter 15 on the transposed matrix."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_layers_multihead_attention import jax_vjp
 
 from backprop.layers import gradcheck, layernorm, layernorm_rows
-from test_layers_multihead_attention import jax_vjp
 
 jax.config.update("jax_enable_x64", True)
 
@@ -18,8 +19,11 @@ def inputs(shape, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     d = shape[-1]
     X = rng.standard_normal(shape) * 2 + 1
-    return (X.astype(dtype), (1 + 0.3 * rng.standard_normal(d)).astype(dtype),
-            (0.3 * rng.standard_normal(d)).astype(dtype))
+    return (
+        X.astype(dtype),
+        (1 + 0.3 * rng.standard_normal(d)).astype(dtype),
+        (0.3 * rng.standard_normal(d)).astype(dtype),
+    )
 
 
 def layer_norm_jax(X, g, b, eps):
@@ -66,12 +70,19 @@ def test_float32_stays_float32():
     assert all(x.dtype == np.float32 for x in layernorm_rows.backward(np.ones_like(out), cache))
 
 
-@pytest.mark.parametrize("args, error, match", [
-    (lambda X, g, b: (X, g[:3], b), ValueError, r"gamma has shape \(3,\) but X of shape \(2, 3, 4\) has d = 4.*\(4,\)"),
-    (lambda X, g, b: (X, g, b[:, None]), ValueError, r"beta has shape \(4, 1\)"),
-    (lambda X, g, b: (X[..., :1], g[:1], b[:1]), ValueError, r"d = 1 feature normalises every row to 0"),
-    (lambda X, g, b: (X.astype(int), g, b), TypeError, "floating-point"),
-])
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (
+            lambda X, g, b: (X, g[:3], b),
+            ValueError,
+            r"gamma has shape \(3,\) but X of shape \(2, 3, 4\) has d = 4.*\(4,\)",
+        ),
+        (lambda X, g, b: (X, g, b[:, None]), ValueError, r"beta has shape \(4, 1\)"),
+        (lambda X, g, b: (X[..., :1], g[:1], b[:1]), ValueError, r"d = 1 feature normalises every row to 0"),
+        (lambda X, g, b: (X.astype(int), g, b), TypeError, "floating-point"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(args, error, match):
     with pytest.raises(error, match=match):
         layernorm_rows.forward(*args(*inputs((2, 3, 4))))

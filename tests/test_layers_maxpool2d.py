@@ -1,9 +1,10 @@
 """backprop.layers.maxpool2d: overlapping windows, ties (first maximum, as PyTorch and JAX),
 central differences with random upstream gradients, JAX's forward and backward (lax.reduce_window)."""
+
+import jax_reference as jr
 import numpy as np
 import pytest
 
-import jax_reference as jr
 from backprop.layers import gradcheck, maxpool2d
 
 # (H, W, size, stride): stride < size overlaps
@@ -38,7 +39,7 @@ def test_forward_is_the_definition_and_backward_matches_central_differences(H, W
 
 def test_overlapping_windows_add_up_at_a_shared_maximum():
     X = np.zeros((1, 1, 3, 3))
-    X[0, 0, 1, 1] = 5.0                           # the maximum of all four 2x2 windows
+    X[0, 0, 1, 1] = 5.0  # the maximum of all four 2x2 windows
     out, cache = maxpool2d.forward(X, 2, 1)
     dout = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     (dX,) = maxpool2d.backward(dout, cache)
@@ -46,26 +47,24 @@ def test_overlapping_windows_add_up_at_a_shared_maximum():
 
 
 def test_ties_go_to_the_first_maximum_in_row_major_order():
-    X = np.array([[[[1.0, 3.0, 3.0],
-                    [3.0, 2.0, 0.0],
-                    [3.0, 3.0, 3.0]]]])
+    X = np.array([[[[1.0, 3.0, 3.0], [3.0, 2.0, 0.0], [3.0, 3.0, 3.0]]]])
     out, cache = maxpool2d.forward(X, 2, 1)
     (dX,) = maxpool2d.backward(np.ones(out.shape), cache)
     expected = np.zeros((3, 3))
-    expected[0, 1] = 2.0        # windows (0, 0) [1 3; 3 2] and (0, 1) [3 3; 2 0]: first 3 at (0, 1)
-    expected[1, 0] = 1.0        # window (1, 0) [3 2; 3 3]: first 3 at (1, 0)
-    expected[2, 1] = 1.0        # window (1, 1) [2 0; 3 3]: first 3 at (2, 1)
+    expected[0, 1] = 2.0  # windows (0, 0) [1 3; 3 2] and (0, 1) [3 3; 2 0]: first 3 at (0, 1)
+    expected[1, 0] = 1.0  # window (1, 0) [3 2; 3 3]: first 3 at (1, 0)
+    expected[2, 1] = 1.0  # window (1, 1) [2 0; 3 3]: first 3 at (2, 1)
     np.testing.assert_array_equal(dX[0, 0], expected)
 
 
 def test_at_a_tie_every_window_sends_its_whole_gradient_to_one_maximum():
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 3, size=(2, 2, 6, 6)).astype(float)       # many ties
+    X = rng.integers(0, 3, size=(2, 2, 6, 6)).astype(float)  # many ties
     out, cache = maxpool2d.forward(X, 3, 1)
     G = rng.standard_normal(out.shape)
     (dX,) = maxpool2d.backward(G, cache)
     np.testing.assert_allclose(dX.sum(axis=(2, 3)), G.sum(axis=(2, 3)), rtol=1e-12)
-    for p in range(out.shape[2]):                 # one window alone: its dout lands on a maximum
+    for p in range(out.shape[2]):  # one window alone: its dout lands on a maximum
         for q in range(out.shape[3]):
             one = np.zeros(out.shape)
             one[:, :, p, q] = 1.0

@@ -2,26 +2,28 @@
 (several shapes, B = 1, T = 1, heads = d, padded and fully padded rows), JAX's autodiff of
 a reference written per head as torch.nn.MultiheadAttention defines heads, the head
 bookkeeping, and what a query with no key does."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from backprop.layers import attention, gradcheck, multihead_attention as mha
+from backprop.layers import attention, gradcheck
+from backprop.layers import multihead_attention as mha
 
 jax.config.update("jax_enable_x64", True)
 
 # (B, T, d, heads, causal, padding): padding names a key_padding pattern (see padding_mask)
 CASES = [
-    (1, 1, 1, 1, False, None),        # the smallest: B = T = d = 1
-    (1, 1, 4, 4, True, None),         # T = 1, heads = d (d_k = 1)
-    (1, 5, 4, 1, True, None),         # B = 1, one head
+    (1, 1, 1, 1, False, None),  # the smallest: B = T = d = 1
+    (1, 1, 4, 4, True, None),  # T = 1, heads = d (d_k = 1)
+    (1, 5, 4, 1, True, None),  # B = 1, one head
     (2, 5, 8, 2, False, None),
     (2, 5, 8, 2, True, None),
     (3, 4, 6, 3, False, "random"),
-    (2, 4, 6, 6, True, "random"),     # heads = d with padding
-    (2, 4, 6, 2, False, "all"),       # sequence 1 entirely padded: its queries have no key
-    (3, 5, 4, 2, True, "left"),       # padding at the start + causal: early queries have no key
+    (2, 4, 6, 6, True, "random"),  # heads = d with padding
+    (2, 4, 6, 2, False, "all"),  # sequence 1 entirely padded: its queries have no key
+    (3, 5, 4, 2, True, "left"),  # padding at the start + causal: early queries have no key
 ]
 IDS = [f"B{B}-T{T}-d{d}-h{h}-{'causal' if c else 'full'}-{p}" for B, T, d, h, c, p in CASES]
 
@@ -32,7 +34,7 @@ def padding_mask(kind, B, T, rng):
         return None
     if kind == "random":
         mask = rng.random((B, T)) < 0.35
-        mask[:, rng.integers(T)] = False                  # every sequence keeps a key
+        mask[:, rng.integers(T)] = False  # every sequence keeps a key
         return mask
     mask = np.zeros((B, T), dtype=bool)
     if kind == "all":
@@ -66,16 +68,18 @@ def mha_jax(X, Wq, Wk, Wv, Wo, heads, causal, key_padding):
     q, k, v = (jnp.einsum("btd,jkd->bjtk", X, W.reshape(heads, d_k, d)) for W in (Wq, Wk, Wv))
     scores = jnp.einsum("bjtk,bjsk->bjts", q, k) / jnp.sqrt(d_k)
     weights = jax.nn.softmax(scores, axis=-1, where=allowed)
-    heads_out = jnp.einsum("bjts,bjsk->bjtk", weights, v)                     # head j, (T, d_k)
+    heads_out = jnp.einsum("bjts,bjsk->bjtk", weights, v)  # head j, (T, d_k)
     return jnp.einsum("bjtk,ejk->bte", heads_out, Wo.reshape(d, heads, d_k))  # concat, out_proj
 
 
 def jax_vjp(f, args, G):
     """(f(*args), the gradient of G : f with respect to every argument), by jax.vjp, compiled
     once (jax.jit) rather than primitive by primitive."""
+
     def both(args, G):
         out, vjp = jax.vjp(f, *args)
         return out, vjp(G)
+
     out, grads = jax.jit(both)(tuple(args), G)
     return np.asarray(out), [np.asarray(g) for g in grads]
 
@@ -92,8 +96,7 @@ def test_backward_matches_central_differences_with_random_dout(B, T, d, heads, c
     for seed in range(2):
         X, Ws, rng = inputs(B, T, d, seed)
         kp = padding_mask(padding, B, T, rng)
-        report = gradcheck(mha, X, *Ws, heads=heads, causal=causal, key_padding=kp,
-                           seed=seed + 5)
+        report = gradcheck(mha, X, *Ws, heads=heads, causal=causal, key_padding=kp, seed=seed + 5)
         assert report.ok, str(report)
 
 
@@ -136,14 +139,13 @@ def test_split_heads_is_torchs_layout_and_merge_is_its_inverse_and_adjoint():
     assert np.array_equal(mha.merge_heads(Ys), Y)
     Z = rng.standard_normal((B, h, T, d_k))
     # the derivation's step: split(A) : Z = A : merge(Z), so the gradient of split is merge
-    np.testing.assert_allclose(np.sum(mha.split_heads(Y, h) * Z), np.sum(Y * mha.merge_heads(Z)),
-                               rtol=1e-14)
+    np.testing.assert_allclose(np.sum(mha.split_heads(Y, h) * Z), np.sum(Y * mha.merge_heads(Z)), rtol=1e-14)
 
 
 def test_a_query_with_no_key_outputs_zero_and_passes_no_gradient():
     X, Ws, rng = inputs(3, 5, 4)
     kp = padding_mask("left", 3, 5, rng)
-    kp[1] = True                                   # sequence 1: no query has a key
+    kp[1] = True  # sequence 1: no query has a key
     out, cache = mha.forward(X, *Ws, heads=2, causal=True, key_padding=kp)
     expected = np.zeros((3, 5), dtype=bool)
     expected[0, :2], expected[1], expected[2, :3] = True, True, True
@@ -153,7 +155,7 @@ def test_a_query_with_no_key_outputs_zero_and_passes_no_gradient():
     G = rng.standard_normal(out.shape)
     grads = mha.backward(G, cache)
     assert all(np.isfinite(g).all() for g in grads)
-    assert np.all(grads[0][1] == 0)                # a fully padded sequence gets no gradient
+    assert np.all(grads[0][1] == 0)  # a fully padded sequence gets no gradient
     # the upstream gradient at queries with no key changes nothing
     G_other = np.where(expected[..., None], rng.standard_normal(out.shape), G)
     for g, g_other in zip(grads, mha.backward(G_other, cache)):
@@ -176,7 +178,7 @@ def test_padded_positions_neither_change_the_other_outputs_nor_get_gradient_as_k
     out_changed, _ = mha.forward(X_changed, *Ws, heads=2, key_padding=kp)
     np.testing.assert_allclose(out_changed[~kp], out[~kp], rtol=1e-13, atol=1e-14)
     G = rng.standard_normal(out.shape)
-    G[kp] = 0                                      # look only at the real positions' outputs
+    G[kp] = 0  # look only at the real positions' outputs
     dX = mha.backward(G, cache)[0]
     assert np.all(dX[kp] == 0) and np.all(dX[~kp] != 0)
 
@@ -201,19 +203,34 @@ def test_float32_stays_float32():
     assert np.isfinite(out).all() and all(np.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("change, error, match", [
-    (lambda a: {**a, "X": a["X"][0]}, ValueError, r"X must be 3-D \(B, T, d\).*got shape \(3, 4\)"),
-    (lambda a: {**a, "Wk": a["Wk"][:3]}, ValueError, r"Wk has shape \(3, 4\) but X of shape \(2, 3, 4\) has d = 4.*\(4, 4\)"),
-    (lambda a: {**a, "heads": 3}, ValueError, r"heads must be a positive divisor of d = 4.*heads = 3"),
-    (lambda a: {**a, "heads": 0}, ValueError, "positive divisor"),
-    (lambda a: {**a, "heads": True}, TypeError, "heads must be a positive int"),
-    (lambda a: {**a, "heads": 2.0}, TypeError, "heads must be a positive int"),
-    (lambda a: {**a, "causal": 1}, TypeError, "causal must be True or False"),
-    (lambda a: {**a, "key_padding": np.zeros((2, 3))}, TypeError, r"key_padding must be a boolean array.*float64"),
-    (lambda a: {**a, "key_padding": np.zeros((3, 2), dtype=bool)}, ValueError, r"key_padding has shape \(3, 2\).*\(2, 3\)"),
-    (lambda a: {**a, "X": np.ones((2, 3, 4), dtype=int)}, TypeError, "floating-point"),
-    (lambda a: {**a, "Wv": np.full((4, 4), np.nan)}, ValueError, "Wv contains NaN"),
-])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda a: {**a, "X": a["X"][0]}, ValueError, r"X must be 3-D \(B, T, d\).*got shape \(3, 4\)"),
+        (
+            lambda a: {**a, "Wk": a["Wk"][:3]},
+            ValueError,
+            r"Wk has shape \(3, 4\) but X of shape \(2, 3, 4\) has d = 4.*\(4, 4\)",
+        ),
+        (lambda a: {**a, "heads": 3}, ValueError, r"heads must be a positive divisor of d = 4.*heads = 3"),
+        (lambda a: {**a, "heads": 0}, ValueError, "positive divisor"),
+        (lambda a: {**a, "heads": True}, TypeError, "heads must be a positive int"),
+        (lambda a: {**a, "heads": 2.0}, TypeError, "heads must be a positive int"),
+        (lambda a: {**a, "causal": 1}, TypeError, "causal must be True or False"),
+        (
+            lambda a: {**a, "key_padding": np.zeros((2, 3))},
+            TypeError,
+            r"key_padding must be a boolean array.*float64",
+        ),
+        (
+            lambda a: {**a, "key_padding": np.zeros((3, 2), dtype=bool)},
+            ValueError,
+            r"key_padding has shape \(3, 2\).*\(2, 3\)",
+        ),
+        (lambda a: {**a, "X": np.ones((2, 3, 4), dtype=int)}, TypeError, "floating-point"),
+        (lambda a: {**a, "Wv": np.full((4, 4), np.nan)}, ValueError, "Wv contains NaN"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(change, error, match):
     X, (Wq, Wk, Wv, Wo), _ = inputs(2, 3, 4)
     args = change(dict(X=X, Wq=Wq, Wk=Wk, Wv=Wv, Wo=Wo, heads=2))
@@ -224,7 +241,9 @@ def test_bad_input_gets_a_clear_error(change, error, match):
 def test_backward_refuses_a_wrong_dout_or_cache():
     X, Ws, _ = inputs(2, 3, 4)
     out, cache = mha.forward(X, *Ws, heads=2)
-    with pytest.raises(ValueError, match=r"dout has shape \(2, 3\) but the layer's output has shape \(2, 3, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"dout has shape \(2, 3\) but the layer's output has shape \(2, 3, 4\)"
+    ):
         mha.backward(out[..., 0], cache)
     _, att_cache = attention.forward(X[0], X[0], X[0])
     with pytest.raises(TypeError, match="multihead_attention.forward"):
@@ -232,7 +251,7 @@ def test_backward_refuses_a_wrong_dout_or_cache():
 
 
 def test_matches_pytorch_multihead_attention():
-    torch = pytest.importorskip("torch")        # optional (bench extra): JAX is the reference above
+    torch = pytest.importorskip("torch")  # optional (bench extra): JAX is the reference above
     X, (Wq, Wk, Wv, Wo), rng = inputs(2, 5, 8)
     kp = padding_mask("random", 2, 5, rng)
     out, cache = mha.forward(X, Wq, Wk, Wv, Wo, heads=4, causal=True, key_padding=kp)
@@ -248,6 +267,7 @@ def test_matches_pytorch_multihead_attention():
     t_out.backward(torch.tensor(G))
     np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(dX, tX.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.vstack([dWq, dWk, dWv]), m.in_proj_weight.grad.numpy(),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np.vstack([dWq, dWk, dWv]), m.in_proj_weight.grad.numpy(), rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_allclose(dWo, m.out_proj.weight.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -1,14 +1,14 @@
 """backprop.layers.residual: X + F(X) and X + F(LN(X)) for layers F of this package, checked
 against central differences and JAX, the rule dX = G + (dF/dX)^T G, and the names the
 gradients get."""
+
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from backprop.layers import Residual, attention, feedforward, gradcheck, multihead_attention
 from test_layers_multihead_attention import jax_vjp, mha_jax
 from test_layers_transformer_block import layer_norm_jax
+
+from backprop.layers import Residual, attention, feedforward, gradcheck, multihead_attention
 
 jax.config.update("jax_enable_x64", True)
 
@@ -16,9 +16,13 @@ jax.config.update("jax_enable_x64", True)
 def ffn_inputs(shape=(2, 3, 4), seed=0):
     rng = np.random.default_rng(seed)
     d = shape[-1]
-    return (rng.standard_normal(shape), rng.standard_normal((4 * d, d)) / np.sqrt(d),
-            0.3 * rng.standard_normal(4 * d), rng.standard_normal((d, 4 * d)) / np.sqrt(4 * d),
-            0.3 * rng.standard_normal(d)), rng
+    return (
+        rng.standard_normal(shape),
+        rng.standard_normal((4 * d, d)) / np.sqrt(d),
+        0.3 * rng.standard_normal(4 * d),
+        rng.standard_normal((d, 4 * d)) / np.sqrt(4 * d),
+        0.3 * rng.standard_normal(d),
+    ), rng
 
 
 @pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 3, 4), (1, 1, 2)], ids=str)
@@ -28,7 +32,7 @@ def test_residual_feedforward_matches_central_differences_and_jax(shape, prenorm
     d = shape[-1]
     norm = (1 + 0.3 * rng.standard_normal(d), 0.3 * rng.standard_normal(d)) if prenorm else ()
     layer = Residual(feedforward, prenorm=prenorm)
-    eps_ok = d > 2                 # d = 2: layer norm's dX is of order eps (see layernorm_rows tests)
+    eps_ok = d > 2  # d = 2: layer norm's dX is of order eps (see layernorm_rows tests)
     if eps_ok or not prenorm:
         report = gradcheck(layer, X, *norm, *params, seed=2)
         assert report.ok, str(report)
@@ -69,7 +73,8 @@ def test_prenorm_attention_names_its_gradients_and_matches_jax():
     out, cache = layer.forward(X, g, b, *Ws, heads=3, causal=True)
     G = rng.standard_normal(out.shape)
     ref_out, ref_grads = jax_vjp(
-        lambda X, g, b, *W: X + mha_jax(layer_norm_jax(X, g, b), *W, 3, True, None), (X, g, b, *Ws), G)
+        lambda X, g, b, *W: X + mha_jax(layer_norm_jax(X, g, b), *W, 3, True, None), (X, g, b, *Ws), G
+    )
     np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
     for got, r in zip(layer.backward(G, cache), ref_grads):
         np.testing.assert_allclose(got, r, rtol=1e-10, atol=1e-12)
@@ -95,5 +100,7 @@ def test_bad_construction_and_caches_are_refused():
     with pytest.raises(TypeError, match="needs gamma and beta after X"):
         Residual(feedforward, prenorm=True).forward(X)
     _, cache = feedforward.forward(X, *params)
-    with pytest.raises(TypeError, match=r"cache must be the second value returned by Residual\(feedforward\)"):
+    with pytest.raises(
+        TypeError, match=r"cache must be the second value returned by Residual\(feedforward\)"
+    ):
         Residual(feedforward).backward(np.ones(X.shape), cache)

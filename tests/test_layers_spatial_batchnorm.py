@@ -2,13 +2,15 @@
 (B = 1, 1x1 images, several shapes), JAX's autodiff of the definition, chapter 15's batch
 norm on the channels' values, and why one value per channel (B = 1 for the dense batch
 norm) is refused."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from backprop.layers import batchnorm, gradcheck, spatial_batchnorm as sbn
 from test_layers_multihead_attention import jax_vjp
+
+from backprop.layers import batchnorm, gradcheck
+from backprop.layers import spatial_batchnorm as sbn
 
 jax.config.update("jax_enable_x64", True)
 
@@ -18,8 +20,11 @@ SHAPES = [(2, 3, 4, 5), (1, 2, 3, 3), (1, 1, 1, 2), (4, 2, 1, 1), (3, 1, 2, 2)]
 def inputs(shape, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     C = shape[1]
-    return ((rng.standard_normal(shape) * 3 + 1).astype(dtype),
-            (1 + 0.3 * rng.standard_normal(C)).astype(dtype), (0.3 * rng.standard_normal(C)).astype(dtype))
+    return (
+        (rng.standard_normal(shape) * 3 + 1).astype(dtype),
+        (1 + 0.3 * rng.standard_normal(C)).astype(dtype),
+        (0.3 * rng.standard_normal(C)).astype(dtype),
+    )
 
 
 def spatial_batchnorm_jax(X, g, b, eps):
@@ -55,7 +60,7 @@ def test_it_is_chapter_15s_batch_norm_over_each_channels_values():
     X, g, b = inputs((3, 2, 4, 5))
     G = np.random.default_rng(1).standard_normal(X.shape)
     out, cache = sbn.forward(X, g, b)
-    rows = lambda A: A.transpose(1, 0, 2, 3).reshape(2, -1)          # (C, B H W): a row per channel
+    rows = lambda A: A.transpose(1, 0, 2, 3).reshape(2, -1)  # (C, B H W): a row per channel
     out_rows, cache_rows = batchnorm.forward(rows(X), g[:, None], b[:, None])
     np.testing.assert_allclose(rows(out), out_rows, rtol=1e-13, atol=1e-14)
     dX, dg, db = sbn.backward(G, cache)
@@ -81,15 +86,21 @@ def test_one_image_is_normalised_over_its_pixels():
 
 def test_one_value_per_channel_is_refused_and_says_why():
     X, g, b = inputs((1, 3, 1, 1))
-    with pytest.raises(ValueError, match=r"at least 2 values per channel.*\(1, 3, 1, 1\).*variance 0.*"
-                                         r"every normalised value is 0.*gradient dX is 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"at least 2 values per channel.*\(1, 3, 1, 1\).*variance 0.*"
+        r"every normalised value is 0.*gradient dX is 0",
+    ):
         sbn.forward(X, g, b)
 
 
 def test_dense_batch_norm_with_one_example_says_why_it_is_refused():
     X = np.random.default_rng(0).standard_normal((4, 1))
-    with pytest.raises(ValueError, match=r"at least 2 examples.*\(4, 1\).*B = 1.*variance 0.*"
-                                         r"every normalised value is 0.*gradient dX is 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"at least 2 examples.*\(4, 1\).*B = 1.*variance 0.*"
+        r"every normalised value is 0.*gradient dX is 0",
+    ):
         batchnorm.forward(X, np.ones((4, 1)), np.zeros((4, 1)))
 
 
@@ -100,12 +111,23 @@ def test_float32_stays_float32():
     assert all(x.dtype == np.float32 for x in sbn.backward(np.ones_like(out), cache))
 
 
-@pytest.mark.parametrize("args, error, match", [
-    (lambda X, g, b: (X[0], g, b), ValueError, r"X must be 4-D \(B, C, H, W\).*got shape \(3, 4, 5\)"),
-    (lambda X, g, b: (X, g[:2], b), ValueError, r"gamma has shape \(2,\) but X of shape \(2, 3, 4, 5\) has C = 3.*\(3,\)"),
-    (lambda X, g, b: (X, g, b[:, None]), ValueError, r"beta has shape \(3, 1\).*must have shape \(3,\)"),
-    (lambda X, g, b: (X, g, b, 0.0), ValueError, "eps must be a finite positive number"),
-])
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (
+            lambda X, g, b: (X[0], g, b),
+            ValueError,
+            r"X must be 4-D \(B, C, n_h, n_w\).*got shape \(3, 4, 5\)",
+        ),
+        (
+            lambda X, g, b: (X, g[:2], b),
+            ValueError,
+            r"gamma has shape \(2,\) but X of shape \(2, 3, 4, 5\) has C = 3.*\(3,\)",
+        ),
+        (lambda X, g, b: (X, g, b[:, None]), ValueError, r"beta has shape \(3, 1\).*must have shape \(3,\)"),
+        (lambda X, g, b: (X, g, b, 0.0), ValueError, "eps must be a finite positive number"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(args, error, match):
     with pytest.raises(error, match=match):
         sbn.forward(*args(*inputs((2, 3, 4, 5))))

@@ -1,21 +1,29 @@
 """backprop.layers.transformer_block: central differences with random upstream gradients
 (B = 1, T = 1, heads = d, causal or not), JAX's autodiff of the pre-norm block written from
 its definition, the block as its two residual lines, and the identity paths."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_layers_multihead_attention import jax_vjp, mha_jax
 
 from backprop.layers import feedforward, gradcheck, layernorm_rows, multihead_attention
 from backprop.layers import transformer_block as block
-from test_layers_multihead_attention import jax_vjp, mha_jax
 
 jax.config.update("jax_enable_x64", True)
 
 NAMES = ("X", "g1", "b1", "Wq", "Wk", "Wv", "Wo", "g2", "b2", "W1", "c1", "W2", "c2")
 # (B, T, d, heads, causal)
-CASES = [(1, 1, 2, 1, True), (1, 1, 4, 4, True), (1, 4, 4, 2, True), (2, 3, 4, 4, True),
-         (2, 5, 8, 2, True), (3, 4, 6, 3, False), (2, 3, 4, 1, False)]
+CASES = [
+    (1, 1, 2, 1, True),
+    (1, 1, 4, 4, True),
+    (1, 4, 4, 2, True),
+    (2, 3, 4, 4, True),
+    (2, 5, 8, 2, True),
+    (3, 4, 6, 3, False),
+    (2, 3, 4, 1, False),
+]
 IDS = [f"B{B}-T{T}-d{d}-h{h}-{'causal' if c else 'full'}" for B, T, d, h, c in CASES]
 
 
@@ -25,8 +33,20 @@ def inputs(B, T, d, seed=0):
     X = rng.standard_normal((B, T, d))
     near = lambda c, n: c + 0.3 * rng.standard_normal(n)
     W = lambda m, n: rng.standard_normal((m, n)) / np.sqrt(n)
-    params = (near(1, d), near(0, d), W(d, d), W(d, d), W(d, d), W(d, d), near(1, d), near(0, d),
-              W(4 * d, d), near(0, 4 * d), W(d, 4 * d), near(0, d))
+    params = (
+        near(1, d),
+        near(0, d),
+        W(d, d),
+        W(d, d),
+        W(d, d),
+        W(d, d),
+        near(1, d),
+        near(0, d),
+        W(4 * d, d),
+        near(0, 4 * d),
+        W(d, 4 * d),
+        near(0, d),
+    )
     return X, params, rng
 
 
@@ -76,7 +96,7 @@ def test_the_block_is_its_two_residual_lines():
     G = rng.standard_normal(out.shape)
     dN, dW1, dc1, dW2, dc2 = feedforward.backward(G, ffn)
     dH_branch, dg2, db2 = layernorm_rows.backward(dN, ln2)
-    dH = G + dH_branch                                  # the residual rule: G + (dF/dH)^T G
+    dH = G + dH_branch  # the residual rule: G + (dF/dH)^T G
     dA, dWq, dWk, dWv, dWo = multihead_attention.backward(dH, att)
     dX_branch, dg1, db1 = layernorm_rows.backward(dA, ln1)
     expected = (dH + dX_branch, dg1, db1, dWq, dWk, dWv, dWo, dg2, db2, dW1, dc1, dW2, dc2)
@@ -87,8 +107,8 @@ def test_the_block_is_its_two_residual_lines():
 def test_with_both_branches_switched_off_the_block_is_the_identity_and_so_is_its_gradient():
     X, params, rng = inputs(2, 4, 4)
     params = list(params)
-    params[5] = np.zeros((4, 4))          # Wo = 0: the attention branch adds 0
-    params[10] = np.zeros((4, 16))        # W2 = 0 and c2 = 0: so does the feed-forward branch
+    params[5] = np.zeros((4, 4))  # Wo = 0: the attention branch adds 0
+    params[10] = np.zeros((4, 16))  # W2 = 0 and c2 = 0: so does the feed-forward branch
     params[11] = np.zeros(4)
     out, cache = block.forward(X, *params, heads=2)
     np.testing.assert_array_equal(out, X)
@@ -116,13 +136,16 @@ def test_float32_stays_float32():
     assert out.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
 
 
-@pytest.mark.parametrize("index, bad, error, match", [
-    (9, np.ones((8, 4)), ValueError, r"W1 has shape \(8, 4\).*4d units, W1 must have shape \(16, 4\)"),
-    (11, np.ones((4, 8)), ValueError, r"W2 has shape \(4, 8\) but W1 has shape \(16, 4\), so h = 16"),
-    (1, np.ones(3), ValueError, r"gamma has shape \(3,\) but X of shape \(2, 3, 4\) has d = 4"),
-    (3, np.ones((4, 3)), ValueError, r"Wq has shape \(4, 3\)"),
-    (0, np.ones((3, 4)), ValueError, r"X must be 3-D \(B, T, d\)"),
-])
+@pytest.mark.parametrize(
+    "index, bad, error, match",
+    [
+        (9, np.ones((8, 4)), ValueError, r"W1 has shape \(8, 4\).*4d units, W1 must have shape \(16, 4\)"),
+        (11, np.ones((4, 8)), ValueError, r"W2 has shape \(4, 8\) but W1 has shape \(16, 4\), so h = 16"),
+        (1, np.ones(3), ValueError, r"gamma has shape \(3,\) but X of shape \(2, 3, 4\) has d = 4"),
+        (3, np.ones((4, 3)), ValueError, r"Wq has shape \(4, 3\)"),
+        (0, np.ones((3, 4)), ValueError, r"X must be 3-D \(B, T, d\)"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(index, bad, error, match):
     X, params, _ = inputs(2, 3, 4)
     args = [X, *params]

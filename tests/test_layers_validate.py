@@ -1,4 +1,5 @@
 """backprop.layers: bad input gets a clear error naming the argument and the shapes."""
+
 import numpy as np
 import pytest
 
@@ -68,13 +69,19 @@ def test_a_cache_from_another_layer_is_refused():
 
 
 @pytest.mark.parametrize("layer", [batchnorm, layernorm])
-@pytest.mark.parametrize("bad, match", [
-    (lambda: (X2, g[:3], b), r"gamma has shape \(3, 1\) but X of shape \(4, 5\) has 4 features.*\(4, 1\)"),
-    (lambda: (X2, g, b.T), r"beta has shape \(1, 4\)"),
-    (lambda: (X2, g.ravel()[None], b), r"gamma has shape \(1, 4\)"),
-    (lambda: (X2[0], g, b), r"X must be 2-D \(n, B\).*got shape \(5,\)"),
-    (lambda: (X2[None], g, b), r"X must be 2-D"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (
+            lambda: (X2, g[:3], b),
+            r"gamma has shape \(3, 1\) but X of shape \(4, 5\) has 4 features.*\(4, 1\)",
+        ),
+        (lambda: (X2, g, b.T), r"beta has shape \(1, 4\)"),
+        (lambda: (X2, g.ravel()[None], b), r"gamma has shape \(1, 4\)"),
+        (lambda: (X2[0], g, b), r"X must be 2-D \(n, B\).*got shape \(5,\)"),
+        (lambda: (X2[None], g, b), r"X must be 2-D"),
+    ],
+)
 def test_normalisation_shapes(layer, bad, match):
     with pytest.raises(ValueError, match=match):
         layer.forward(*bad())
@@ -93,46 +100,64 @@ def test_batchnorm_needs_two_examples():
         batchnorm.forward(X2[:, :1], g, b)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda: (X4[0], K4, b4), r"X must be 4-D \(B, C, H, W\).*got shape \(3, 6, 6\)"),
-    (lambda: (X4, K4[:, :2], b4), r"K has shape \(2, 2, 3, 3\) with 2 channels but X .* has 3.*\(2, 3, kh, kw\)"),
-    (lambda: (X4, K4, b4[:, None]), r"b must be 1-D"),
-    (lambda: (X4, K4, b4[:1]), r"b has shape \(1,\) but K has 2 kernels.*\(2,\)"),
-    (lambda: (X4, np.ones((2, 3, 7, 3)), b4), r"kernel height 7 is larger than the padded input height 6"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda: (X4[0], K4, b4), r"X must be 4-D \(B, C, n_h, n_w\).*got shape \(3, 6, 6\)"),
+        (
+            lambda: (X4, K4[:, :2], b4),
+            r"K has shape \(2, 2, 3, 3\) with 2 channels but X .* has 3.*\(2, 3, kh, kw\)",
+        ),
+        (lambda: (X4, K4, b4[:, None]), r"b must be 1-D"),
+        (lambda: (X4, K4, b4[:1]), r"b has shape \(1,\) but K has 2 kernels.*\(2,\)"),
+        (
+            lambda: (X4, np.ones((2, 3, 7, 3)), b4),
+            r"kernel height 7 is larger than the padded input height 6",
+        ),
+    ],
+)
 def test_conv2d_shapes(bad, match):
     with pytest.raises(ValueError, match=match):
         conv2d.forward(*bad())
 
 
-@pytest.mark.parametrize("opts, error, match", [
-    ({"stride": 0}, ValueError, "stride must be at least 1"),
-    ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
-    ({"stride": (1, 2, 3)}, TypeError, "stride must be an int or a pair"),
-    ({"padding": -1}, ValueError, "padding must be at least 0"),
-    ({"padding": True}, TypeError, "padding must be an int or a pair"),
-])
+@pytest.mark.parametrize(
+    "opts, error, match",
+    [
+        ({"stride": 0}, ValueError, "stride must be at least 1"),
+        ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
+        ({"stride": (1, 2, 3)}, TypeError, "stride must be an int or a pair"),
+        ({"padding": -1}, ValueError, "padding must be at least 0"),
+        ({"padding": True}, TypeError, "padding must be an int or a pair"),
+    ],
+)
 def test_conv2d_options(opts, error, match):
     with pytest.raises(error, match=match):
         conv2d.forward(X4, K4, b4, **opts)
 
 
-@pytest.mark.parametrize("size, stride, error, match", [
-    (0, 1, ValueError, "size must be at least 1"),
-    (2, 0, ValueError, "stride must be at least 1"),
-    (7, 1, ValueError, "kernel height 7 is larger than the padded input height 6"),
-    ("2", 1, TypeError, "size must be an int or a pair"),
-])
+@pytest.mark.parametrize(
+    "size, stride, error, match",
+    [
+        (0, 1, ValueError, "size must be at least 1"),
+        (2, 0, ValueError, "stride must be at least 1"),
+        (7, 1, ValueError, "kernel height 7 is larger than the padded input height 6"),
+        ("2", 1, TypeError, "size must be an int or a pair"),
+    ],
+)
 def test_maxpool2d_options(size, stride, error, match):
     with pytest.raises(error, match=match):
         maxpool2d.forward(X4, size, stride)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda: (Q[:, :2], K, V), r"K has shape \(4, 3\) but Q has shape \(4, 2\).*\(4, 2\)"),
-    (lambda: (Q, K, V[:3]), r"V has shape \(3, 2\) but K has shape \(4, 3\).*\(4, d_v\)"),
-    (lambda: (Q[0], K, V), r"Q must be 2-D \(T, d\).*got shape \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda: (Q[:, :2], K, V), r"K has shape \(4, 3\) but Q has shape \(4, 2\).*\(4, 2\)"),
+        (lambda: (Q, K, V[:3]), r"V has shape \(3, 2\) but K has shape \(4, 3\).*\(4, d_v\)"),
+        (lambda: (Q[0], K, V), r"Q must be 2-D \(T, d\).*got shape \(3,\)"),
+    ],
+)
 def test_attention_shapes(bad, match):
     with pytest.raises(ValueError, match=match):
         attention.forward(*bad())

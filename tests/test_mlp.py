@@ -1,4 +1,5 @@
 """backprop.MLP: the seed network as a special case, and gradients against central differences."""
+
 import numpy as np
 import pytest
 

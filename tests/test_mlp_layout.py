@@ -3,12 +3,13 @@
 The reference below is written independently of the package, in the batch-first form
 Y = X W^T + 1 b^T, Delta = dE/dV of shape (B, n_l), dE/dW = Delta^T X, dE/db = 1^T Delta.
 """
+
 from __future__ import annotations
 
+import jax_reference as jr
 import numpy as np
 import pytest
 
-import jax_reference as jr
 from backprop import MLP
 
 SIZES = [4, 6, 5, 3]
@@ -21,7 +22,7 @@ def _act(name, V):
         return S, S * (1 - S)
     if name == "tanh":
         T = np.tanh(V)
-        return T, 1 - T ** 2
+        return T, 1 - T**2
     if name == "relu":
         return np.maximum(V, 0), (V > 0).astype(V.dtype)
     raise ValueError(name)
@@ -33,7 +34,7 @@ def reference(params, X, Y, hidden, output, loss):
     B = X.shape[0]
     xs, ds = [X], []
     for l in range(1, L + 1):
-        V = xs[-1] @ params[f"W{l}"].T + params[f"b{l}"]          # (B, n_l)
+        V = xs[-1] @ params[f"W{l}"].T + params[f"b{l}"]  # (B, n_l)
         if l == L and output == "softmax":
             Z = np.exp(V - V.max(axis=1, keepdims=True))
             xs.append(Z / Z.sum(axis=1, keepdims=True))
@@ -43,7 +44,7 @@ def reference(params, X, Y, hidden, output, loss):
             xs.append(A)
             ds.append(dA)
     P = xs[-1]
-    if loss == "cross_entropy":                                    # softmax output
+    if loss == "cross_entropy":  # softmax output
         E = -np.sum(Y * np.log(P)) / B
         Delta = (P - Y) / B
     else:
@@ -51,8 +52,8 @@ def reference(params, X, Y, hidden, output, loss):
         Delta = ds[-1] * (P - Y) / B
     grads = {}
     for l in range(L, 0, -1):
-        grads[f"W{l}"] = Delta.T @ xs[l - 1]                       # (n_l, n_{l-1})
-        grads[f"b{l}"] = Delta.sum(axis=0)                         # (n_l,)
+        grads[f"W{l}"] = Delta.T @ xs[l - 1]  # (n_l, n_{l-1})
+        grads[f"b{l}"] = Delta.sum(axis=0)  # (n_l,)
         if l > 1:
             Delta = (Delta @ params[f"W{l}"]) * ds[l - 2]
     return E, grads
@@ -76,9 +77,11 @@ def _with_random_biases(net, seed=2):
     return net
 
 
-CASES = [("sigmoid", "sigmoid", "half_squared_error"),
-         ("tanh", "sigmoid", "half_squared_error"),
-         ("relu", "softmax", "cross_entropy")]
+CASES = [
+    ("sigmoid", "sigmoid", "half_squared_error"),
+    ("tanh", "sigmoid", "half_squared_error"),
+    ("relu", "softmax", "cross_entropy"),
+]
 
 
 def test_default_layout_is_column():
@@ -112,8 +115,7 @@ def test_batch_first_matches_independent_reference(hidden, output, loss):
 def test_batch_first_equals_column_layout_on_transposed_data(hidden, output, loss):
     rows = _with_random_biases(MLP(SIZES, hidden, output, loss, layout="batch_first"))
     cols = MLP(SIZES, hidden, output, loss)
-    cols.params = {k: P.reshape(-1, 1) if k.startswith("b") else P
-                   for k, P in rows.params.items()}
+    cols.params = {k: P.reshape(-1, 1) if k.startswith("b") else P for k, P in rows.params.items()}
     X, Y = _data(onehot=loss == "cross_entropy")
     E_r, g_r = rows.loss_and_gradients(X, Y)
     E_c, g_c = cols.loss_and_gradients(X.T, Y.T)
@@ -149,21 +151,36 @@ def test_bad_shapes_name_the_layout_and_the_shapes():
     rows = MLP(SIZES, layout="batch_first")
     cols = MLP(SIZES)
     X, Y = _data(B=7)
-    with pytest.raises(ValueError, match=r"X must have shape \(B, 4\) in "
-                                         r"layout='batch_first'.*got \(4, 7\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"X must have shape \(B, 4\) in "
+        r"layout='batch_first'.*got \(4, 7\)",
+    ):
         rows.loss(X.T, Y)
-    with pytest.raises(ValueError, match=r"Y must have shape \(7, 3\) .*"
-                                         r"layout='batch_first', got \(3, 7\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Y must have shape \(7, 3\) .*"
+        r"layout='batch_first', got \(3, 7\)",
+    ):
         rows.loss(X, Y.T)
-    with pytest.raises(ValueError, match=r"X must have shape \(4, B\) in "
-                                         r"layout='column'.*got \(7, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"X must have shape \(4, B\) in "
+        r"layout='column'.*got \(7, 4\)",
+    ):
         cols.loss(X, Y.T)
-    with pytest.raises(ValueError, match=r"Y must have shape \(3, 7\) .*"
-                                         r"layout='column', got \(7, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Y must have shape \(3, 7\) .*"
+        r"layout='column', got \(7, 3\)",
+    ):
         cols.loss(X.T, Y)
     column_bias = dict(rows.params, b1=np.zeros((SIZES[1], 1)))
-    with pytest.raises(ValueError, match=r"b1.*\(6, 1\), expected \(6,\) in "
-                                         r"layout='batch_first'"):
+    with pytest.raises(
+        ValueError,
+        match=r"b1.*\(6, 1\), expected \(6,\) in "
+        r"layout='batch_first'",
+    ):
         rows.gradients(X, Y, column_bias)
 
 
@@ -180,8 +197,9 @@ def test_matches_a_jax_network(hidden, output, loss, bias, layout):
     if layout == "column":
         X, Y = X.T, Y.T
     E, grads = net.loss_and_gradients(X, Y)
-    E_ref, grads_ref = jr.value_and_grad(jr.mlp_loss, net.params, X, Y, hidden=hidden,
-                                         output=output, loss=loss, layout=layout)
+    E_ref, grads_ref = jr.value_and_grad(
+        jr.mlp_loss, net.params, X, Y, hidden=hidden, output=output, loss=loss, layout=layout
+    )
     assert np.isclose(E, E_ref, rtol=1e-12, atol=0)
     assert sorted(grads) == sorted(grads_ref) == sorted(net.params)
     for k, G in grads_ref.items():

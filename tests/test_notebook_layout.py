@@ -11,6 +11,7 @@ LINE_LENGTH was measured in Chromium at 1280 px on the built site: with the site
 sideways scroll (tests/test_browser.py checks the rendered pages themselves). Format notebooks
 with `ruff format --line-length 80` and print narrower arrays (np.printoptions(linewidth=80)).
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,7 +28,9 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("sync_install_cell", ROOT / "tools" / "sync_install_cell.py")
+    spec = importlib.util.spec_from_file_location(
+        "sync_install_cell", ROOT / "tools" / "sync_install_cell.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -40,7 +43,9 @@ def text_outputs(cell) -> list[str]:
         if out.output_type == "stream":
             texts.append(out.text)
         elif out.output_type in ("execute_result", "display_data"):
-            if "text/plain" in out.data and not any(k.startswith("image/") or k == "text/html" for k in out.data):
+            if "text/plain" in out.data and not any(
+                k.startswith("image/") or k == "text/html" for k in out.data
+            ):
                 texts.append(out.data["text/plain"])
         elif out.output_type == "error":
             texts.append(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(out.traceback)))
@@ -74,19 +79,25 @@ def figure_problems(i: int, cell) -> list[str]:
         if not mimes:
             continue
         if mimes != {"image/svg+xml", "image/png"}:
-            problems.append(f"cell {i}: figure as {sorted(mimes)}, not SVG + PNG "
-                            '(%config InlineBackend.figure_formats = ["svg", "png"])')
+            problems.append(
+                f"cell {i}: figure as {sorted(mimes)}, not SVG + PNG "
+                '(%config InlineBackend.figure_formats = ["svg", "png"])'
+            )
         if "image/svg+xml" in mimes:
             data = out.data["image/svg+xml"]
             svg = data if isinstance(data, str) else base64.b64decode(data).decode()
             patch = re.search(r'<g id="patch_1">\s*<path d="[^"]*"\s*style="([^"]*)"', svg)
             if patch and re.search(r"fill:\s*#ffffff", patch.group(1)):
-                problems.append(f"cell {i}: SVG figure with a white background "
-                                "(savefig.transparent / rcParams['savefig.transparent'] = True)")
+                problems.append(
+                    f"cell {i}: SVG figure with a white background "
+                    "(savefig.transparent / rcParams['savefig.transparent'] = True)"
+                )
     has_figure = any(m.startswith("image/") for out in cell.get("outputs", []) for m in out.get("data", {}))
     if has_figure and len(cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "").strip()) < 10:
-        problems.append(f'cell {i}: figure without alt text (cell metadata {{"mystnb": '
-                        '{"image": {"alt": "what the figure shows"}}})')
+        problems.append(
+            f'cell {i}: figure without alt text (cell metadata {{"mystnb": '
+            '{"image": {"alt": "what the figure shows"}}})'
+        )
     return problems
 
 
@@ -96,18 +107,24 @@ def layout_problems(nb: nbformat.NotebookNode) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        problems += [f"cell {i}: code line of {len(line)} > {LINE_LENGTH} characters: {line[:50]!r}…"
-                     for line in too_wide(cell.source)]
+        problems += [
+            f"cell {i}: code line of {len(line)} > {LINE_LENGTH} characters: {line[:50]!r}…"
+            for line in too_wide(cell.source)
+        ]
         for text in text_outputs(cell):
-            problems += [f"cell {i}: output line of {len(line)} > {LINE_LENGTH} characters: {line[:50]!r}…"
-                         for line in too_wide(text)]
+            problems += [
+                f"cell {i}: output line of {len(line)} > {LINE_LENGTH} characters: {line[:50]!r}…"
+                for line in too_wide(text)
+            ]
         problems += figure_problems(i, cell)
         if re.search(r"^\s*(from|import)\s+(myst_nb|jupyter_book|sphinx)\b", cell.source, re.M):
             problems.append(f"cell {i}: imports the book toolchain (use backprop.show.glue)")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            problems += [f"cell {i}: MyST role {{{role}}} (JupyterLab shows it raw): {hint}"
-                         for role, hint in book_only_roles(cell.source)]
+            problems += [
+                f"cell {i}: MyST role {{{role}}} (JupyterLab shows it raw): {hint}"
+                for role, hint in book_only_roles(cell.source)
+            ]
     return problems
 
 
@@ -116,22 +133,36 @@ def test_layout_rules_catch_what_they_should():
     nb = nbformat.v4.new_notebook()
     png = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
     white = '<svg><g id="patch_1">\n<path d="M 0 0 L 1 1" style="fill: #ffffff"/></g></svg>'
-    svg_png = nbformat.v4.new_output("display_data", data={"image/svg+xml": white, "image/png": "iVBORw0KGgo="})
-    nb.cells = [nbformat.v4.new_code_cell("x = 1  # " + "y" * 80),
-                nbformat.v4.new_code_cell("print()", outputs=[nbformat.v4.new_output("stream", text="z" * 81)]),
-                nbformat.v4.new_code_cell("plot()", outputs=[png]),
-                nbformat.v4.new_code_cell("plot()", outputs=[svg_png]),
-                nbformat.v4.new_code_cell("from myst_nb import glue"),
-                nbformat.v4.new_markdown_cell("{glue:text}`acc:.1f` and {ref}`x` and {doc}`y`, {eq}`z`")]
+    svg_png = nbformat.v4.new_output(
+        "display_data", data={"image/svg+xml": white, "image/png": "iVBORw0KGgo="}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1  # " + "y" * 80),
+        nbformat.v4.new_code_cell("print()", outputs=[nbformat.v4.new_output("stream", text="z" * 81)]),
+        nbformat.v4.new_code_cell("plot()", outputs=[png]),
+        nbformat.v4.new_code_cell("plot()", outputs=[svg_png]),
+        nbformat.v4.new_code_cell("from myst_nb import glue"),
+        nbformat.v4.new_markdown_cell("{glue:text}`acc:.1f` and {ref}`x` and {doc}`y`, {eq}`z`"),
+    ]
     problems = layout_problems(nb)
     assert [p.split(":")[0] for p in problems] == (
-        ["cell 0", "cell 1", "cell 2", "cell 2", "cell 3", "cell 3", "cell 4"] + ["cell 5"] * 3), problems
+        ["cell 0", "cell 1", "cell 2", "cell 2", "cell 3", "cell 3", "cell 4"] + ["cell 5"] * 3
+    ), problems
     good_svg = '<svg><g id="patch_1">\n<path d="M 0 0 L 1 1" style="fill: none"/></g></svg>'
-    good = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
-        "display_data", data={"image/svg+xml": good_svg, "image/png": "iVBORw0KGgo="})])
+    good = nbformat.v4.new_code_cell(
+        "plot()",
+        outputs=[
+            nbformat.v4.new_output(
+                "display_data", data={"image/svg+xml": good_svg, "image/png": "iVBORw0KGgo="}
+            )
+        ],
+    )
     good.metadata["mystnb"] = {"image": {"alt": "A curve that falls to zero."}}
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"), good,
-                nbformat.v4.new_markdown_cell("97.8<!-- glue:acc --> %, [the rule](notation.md#the-shape-rule)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        good,
+        nbformat.v4.new_markdown_cell("97.8<!-- glue:acc --> %, [the rule](notation.md#the-shape-rule)"),
+    ]
     assert layout_problems(nb) == []
 
 
@@ -147,7 +178,8 @@ def test_notebook_starts_with_the_install_cell_for_repository_url(path):
     nb = nbformat.read(path, as_version=4)
     assert tool.in_sync(nb, tool.repository_url()), (
         f"{path.name}: first cell is not the install cell for repository.url; "
-        "run `python tools/sync_install_cell.py`")
+        "run `python tools/sync_install_cell.py`"
+    )
 
 
 def _run_install_cell(source: str, cwd: Path, monkeypatch) -> list:
@@ -163,6 +195,7 @@ def _run_install_cell(source: str, cwd: Path, monkeypatch) -> list:
 
 class _Missing:
     """An import hook under which `import backprop` fails until `installed` is set (a fake pip)."""
+
     def __init__(self):
         self.installed = False
 
@@ -192,13 +225,15 @@ def test_install_cell_installs_only_when_the_package_is_missing(monkeypatch, tmp
     monkeypatch.delitem(sys.modules, "backprop")
     calls = []
 
-    def pip(cmd, **kw):                      # "installs": from now on the import succeeds
+    def pip(cmd, **kw):  # "installs": from now on the import succeeds
         calls.append(cmd)
         hook.installed = True
 
     monkeypatch.setattr("subprocess.check_call", pip)
     exec(compile(source, "install-cell", "exec"), {})
-    assert [c[1:] for c in calls] == [["-m", "pip", "install", "-q", f"backprop-three-ways[chapters] @ git+{url}"]]
+    assert [c[1:] for c in calls] == [
+        ["-m", "pip", "install", "-q", f"backprop-three-ways[chapters] @ git+{url}"]
+    ]
 
     wheel = tmp_path / "backprop_three_ways-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"")
@@ -207,11 +242,13 @@ def test_install_cell_installs_only_when_the_package_is_missing(monkeypatch, tmp
     exec(compile(source, "install-cell", "exec"), {})
     assert calls[0][-1] == f"backprop-three-ways[chapters] @ {wheel.resolve().as_uri()}"
 
-    monkeypatch.setitem(sys.modules, "backprop", types.ModuleType("backprop"))   # PyPI's backprop
+    monkeypatch.setitem(sys.modules, "backprop", types.ModuleType("backprop"))  # PyPI's backprop
     with pytest.raises(ImportError, match="another package"):
         exec(compile(source, "install-cell", "exec"), {})
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("1")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("1")]
+    )
     assert tool.sync(nb, url) and tool.in_sync(nb, url) and not tool.sync(nb, url)
     assert len(nb.cells) == 3 and nb.cells[1].source == "# T"
     assert tool.sync(nb, "https://example.org/fork") and len(nb.cells) == 3

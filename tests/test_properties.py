@@ -1,8 +1,10 @@
 """Property-based bad inputs (hypothesis): every call gives a clear error or a correct answer,
 never a silent wrong one; and no function modifies its inputs."""
+
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import backprop
@@ -12,15 +14,15 @@ from backprop.diagnose import check_gradient
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLEAR = (ValueError, TypeError, IndexError)
 
-dtypes = st.sampled_from([np.float64, np.float32, np.float16, np.int64, np.int8, np.uint8, np.bool_,
-                          np.complex128])
+dtypes = st.sampled_from(
+    [np.float64, np.float32, np.float16, np.int64, np.int8, np.uint8, np.bool_, np.complex128]
+)
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5)
 
 
 def any_array():
     return st.one_of(
-        hnp.arrays(st.sampled_from([np.float64, np.float32]), shapes,
-                   elements=st.floats(-50, 50, width=32)),
+        hnp.arrays(st.sampled_from([np.float64, np.float32]), shapes, elements=st.floats(-50, 50, width=32)),
         hnp.arrays(st.sampled_from([np.int64, np.int8, np.bool_]), shapes),
         hnp.arrays(np.complex128, shapes, elements=st.complex_numbers(max_magnitude=10, allow_nan=False)),
         hnp.arrays(np.float64, shapes, elements=st.sampled_from([np.nan, np.inf, 1.0])),
@@ -46,10 +48,10 @@ def test_activations_are_right_or_refuse(name, v):
     try:
         out = f(v)
     except CLEAR:
-        assert v.dtype.kind == "c"                      # only complex input may be refused
+        assert v.dtype.kind == "c"  # only complex input may be refused
         return
     finally:
-        np.testing.assert_array_equal(v, v0)            # never modified
+        np.testing.assert_array_equal(v, v0)  # never modified
     assert v.dtype.kind != "c" and out.shape == v.shape and out.dtype.kind == "f"
     v64 = v.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -70,9 +72,10 @@ def test_softmax_is_right_or_refuses(v):
         return
     if v.size and np.all(np.isfinite(v)):
         e = np.exp(v.astype(np.float64) - v.astype(np.float64).max(axis=0))
-        np.testing.assert_allclose(S, e / e.sum(axis=0), rtol=2e-6 if v.dtype != np.float64 else 1e-12,
-                                   atol=1e-12)
-    else:                                   # NaN/inf logits: the result shows it, never a number
+        np.testing.assert_allclose(
+            S, e / e.sum(axis=0), rtol=2e-6 if v.dtype != np.float64 else 1e-12, atol=1e-12
+        )
+    else:  # NaN/inf logits: the result shows it, never a number
         assert not np.all(np.isfinite(S)) or v.size == 0
 
 
@@ -106,8 +109,12 @@ def test_seed_paths_are_right_or_refuse(mn, W, x, y):
         v = W.astype(np.float64) @ xc.astype(np.float64)
         s = 1 / (1 + np.exp(-v))
         expected = ((s - s * s) * (s - yc)) @ xc.T
-        np.testing.assert_allclose(G, expected, rtol=1e-3 if W.dtype == np.float32 else 1e-10,
-                                   atol=1e-5 if np.float32 in (W.dtype, x.dtype, y.dtype) else 1e-12)
+        np.testing.assert_allclose(
+            G,
+            expected,
+            rtol=1e-3 if W.dtype == np.float32 else 1e-10,
+            atol=1e-5 if np.float32 in (W.dtype, x.dtype, y.dtype) else 1e-12,
+        )
 
 
 @FAST
@@ -122,8 +129,10 @@ def test_dE_ds_is_right_or_refuses(a, b):
 
 
 @FAST
-@given(i=st.one_of(st.integers(-3, 8), st.floats(-2, 6), st.booleans(), st.just("1")),
-       j=st.one_of(st.integers(-3, 8), st.floats(-2, 6), st.booleans()))
+@given(
+    i=st.one_of(st.integers(-3, 8), st.floats(-2, 6), st.booleans(), st.just("1")),
+    j=st.one_of(st.integers(-3, 8), st.floats(-2, 6), st.booleans()),
+)
 def test_subscript_indices_are_integers_in_range(i, j):
     W, x, y = seed.example()
     G = differential.grad_W(W, x, y)
@@ -162,7 +171,7 @@ def test_mlp_params_are_right_or_refused(key, P):
         E = NET.loss(X, Y, params=params)
         G = NET.gradients(X, Y, params=params)
     except CLEAR:
-        assert (P.shape != NET.params[key].shape or P.dtype != np.float64 or not np.all(np.isfinite(P)))
+        assert P.shape != NET.params[key].shape or P.dtype != np.float64 or not np.all(np.isfinite(P))
         return
     assert P.shape == NET.params[key].shape and P.dtype == np.float64 and np.all(np.isfinite(P))
     report = backprop.gradcheck(lambda p: NET.loss(X, Y, params=p), params, G, tol=1e-6)
@@ -171,7 +180,12 @@ def test_mlp_params_are_right_or_refused(key, P):
 
 
 @FAST
-@given(c=st.floats(-3, 3), k=st.integers(0, 19), bump=st.floats(-1, 1), scale=st.sampled_from([1e-8, 1e-3, 1.0, 1e4]))
+@given(
+    c=st.floats(-3, 3),
+    k=st.integers(0, 19),
+    bump=st.floats(-1, 1),
+    scale=st.sampled_from([1e-8, 1e-3, 1.0, 1e4]),
+)
 def test_check_gradient_is_never_confidently_wrong(c, k, bump, scale):
     """The candidate c G + bump e_k is judged "correct" only if it is right (to tol), and a named
     or "wrong" verdict only if it is wrong (the exact G comes from the analytic formula)."""
@@ -190,22 +204,49 @@ def test_check_gradient_is_never_confidently_wrong(c, k, bump, scale):
 
 MUTATION_CASES = [
     ("seed.forward", lambda W, x, y: seed.forward(W, x, y)),
-    ("subscript.grad_W", subscript.grad_W), ("subscript.grad_W_einsum", subscript.grad_W_einsum),
+    ("subscript.grad_W", subscript.grad_W),
+    ("subscript.grad_W_einsum", subscript.grad_W_einsum),
     ("subscript.dE_dw", lambda W, x, y: subscript.dE_dw(W, x, y, 1, 2)),
     ("subscript.chain_terms", lambda W, x, y: subscript.chain_terms(W, x, y, 1, 2)),
-    ("jacobian.grad_W", jacobian.grad_W), ("jacobian.grad_W_vec", jacobian.grad_W_vec),
+    ("jacobian.grad_W", jacobian.grad_W),
+    ("jacobian.grad_W_vec", jacobian.grad_W_vec),
     ("jacobian.grad_W_denominator", jacobian.grad_W_denominator),
-    ("jacobian.blocks", lambda W, x, y: (jacobian.dE_ds(activations.sigmoid(W @ x), y),
-                                         jacobian.ds_dv(activations.sigmoid(W @ x)),
-                                         jacobian.dv_dW(x, 5), jacobian.dv_dvecW(x, 5), jacobian.vec(W))),
-    ("differential.grad_W", differential.grad_W), ("differential.grad_W_hadamard", differential.grad_W_hadamard),
+    (
+        "jacobian.blocks",
+        lambda W, x, y: (
+            jacobian.dE_ds(activations.sigmoid(W @ x), y),
+            jacobian.ds_dv(activations.sigmoid(W @ x)),
+            jacobian.dv_dW(x, 5),
+            jacobian.dv_dvecW(x, 5),
+            jacobian.vec(W),
+        ),
+    ),
+    ("differential.grad_W", differential.grad_W),
+    ("differential.grad_W_hadamard", differential.grad_W_hadamard),
     ("differential.dE", lambda W, x, y: differential.dE(W, x, y, W)),
     ("differential.remainder", lambda W, x, y: differential.remainder(W, x, y, 1e-3 * W)),
-    ("activations", lambda W, x, y: [f(W) for f in (activations.sigmoid, activations.sigmoid_prime,
-                                                    activations.tanh, activations.relu, activations.softmax,
-                                                    activations.log_softmax)]),
-    ("check_gradient", lambda W, x, y: check_gradient(lambda A: seed.E(A, x, y), W, differential.grad_W(W, x, y))),
-    ("gradcheck", lambda W, x, y: backprop.gradcheck(lambda A: seed.E(A, x, y), W, differential.grad_W(W, x, y))),
+    (
+        "activations",
+        lambda W, x, y: [
+            f(W)
+            for f in (
+                activations.sigmoid,
+                activations.sigmoid_prime,
+                activations.tanh,
+                activations.relu,
+                activations.softmax,
+                activations.log_softmax,
+            )
+        ],
+    ),
+    (
+        "check_gradient",
+        lambda W, x, y: check_gradient(lambda A: seed.E(A, x, y), W, differential.grad_W(W, x, y)),
+    ),
+    (
+        "gradcheck",
+        lambda W, x, y: backprop.gradcheck(lambda A: seed.E(A, x, y), W, differential.grad_W(W, x, y)),
+    ),
 ]
 
 

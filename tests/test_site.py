@@ -4,6 +4,7 @@ internal link resolves, launch/download buttons on notebook pages, collapsible s
 Static checks over the HTML of the `site` fixture (tests/conftest.py); tests/test_browser.py
 opens the same pages in a real browser.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -63,7 +64,11 @@ class Page(HTMLParser):
             self.fetched.append((f"link rel={a.get('rel', '')}", a["href"]))
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
-        if tag == "meta" and a.get("http-equiv", "").lower() == "refresh" and "url=" in a.get("content", "").lower():
+        if (
+            tag == "meta"
+            and a.get("http-equiv", "").lower() == "refresh"
+            and "url=" in a.get("content", "").lower()
+        ):
             self.links.append(re.split(r"(?i)url=", a["content"], maxsplit=1)[1].strip("'\" "))
         if a.get("style"):
             self.inline.append(a["style"])
@@ -134,8 +139,11 @@ def test_pages_fetch_nothing_from_the_network(site):
         where = path.relative_to(site)
         bad += [f"{where}: <{tag}> {url}" for tag, url in page.fetched if is_external(url)]
         # inline scripts/styles that name a URL would load it at run time (e.g. thebe's CDN copy)
-        bad += [f"{where}: inline code names {m}" for code in page.inline
-                for m in re.findall(r"https?://[^\s'\"<>)]+", code)]
+        bad += [
+            f"{where}: inline code names {m}"
+            for code in page.inline
+            for m in re.findall(r"https?://[^\s'\"<>)]+", code)
+        ]
     assert not bad, "external resources:\n" + "\n".join(bad)
 
 
@@ -182,7 +190,9 @@ def test_maths_is_typeset_at_build_time(site):
         if not css:
             bad.append(f"{where}: no MathJax stylesheet")
         else:
-            fetched = [u for u in re.findall(r'url\(\s*"?([^")]+)', css.group(1)) if not u.startswith("data:")]
+            fetched = [
+                u for u in re.findall(r'url\(\s*"?([^")]+)', css.group(1)) if not u.startswith("data:")
+            ]
             if fetched:
                 bad.append(f"{where}: the MathJax stylesheet fetches {fetched[:3]}")
         defined = set(re.findall(r'<path id="(MJX-[^"]+)"', text))
@@ -195,8 +205,11 @@ def test_maths_is_typeset_at_build_time(site):
 
 def test_pages_do_not_load_the_icon_script(site):
     """The theme's 1.5 MB Font Awesome script is dropped (its stylesheet draws the icons)."""
-    bad = [str(p.relative_to(site)) for p in html_files(site)
-           if any("fontawesome.js" in u for _, u in parse(p).fetched)]
+    bad = [
+        str(p.relative_to(site))
+        for p in html_files(site)
+        if any("fontawesome.js" in u for _, u in parse(p).fetched)
+    ]
     assert not bad, bad
 
 
@@ -223,8 +236,10 @@ def test_notebook_zip_holds_every_chapter_with_its_install_cell_and_the_wheel(si
         assert len(wheels) == 1 and wheels[0].startswith("backprop_three_ways-"), z.namelist()
         assert len(z.namelist()) == len(names) + 1
         for name in names:
-            assert nbformat.reads(z.read(name).decode(), as_version=4).cells == \
-                nbformat.read(ROOT / "book" / name, as_version=4).cells
+            assert (
+                nbformat.reads(z.read(name).decode(), as_version=4).cells
+                == nbformat.read(ROOT / "book" / name, as_version=4).cells
+            )
 
 
 def test_repository_url_is_the_only_place_that_names_the_repository():
@@ -255,7 +270,9 @@ def test_every_internal_link_and_resource_resolves(site):
             if not target.resolve().is_relative_to(site.resolve()):
                 bad.append(f"{where} leaves the site")
             elif not target.is_file():
-                bad.append(f"{where} (no file {target.relative_to(site) if target.is_relative_to(site) else target})")
+                bad.append(
+                    f"{where} (no file {target.relative_to(site) if target.is_relative_to(site) else target})"
+                )
             elif fragment and target.suffix == ".html" and fragment not in parse(target).ids:
                 bad.append(f"{where} (no id {fragment!r})")
     assert checked > 100

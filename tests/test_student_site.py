@@ -5,6 +5,7 @@ the book sources (markdown cells of the notebooks in _toc.yml, and .md pages); i
 code lines that occur nowhere else in the book are searched in every file of the build (HTML with
 tags stripped, and everything else as text: search index, doctrees, static files ...).
 """
+
 from __future__ import annotations
 
 import html
@@ -81,7 +82,7 @@ def _directives(text: str) -> tuple[list[dict], str]:
             j += 1
         found.append({"kind": kind, "arg": arg, "label": label, "body": "\n".join(body)})
         if kind == "exercise":
-            rest += lines[i:j + 1]
+            rest += lines[i : j + 1]
         i = j + 1
     return found, "\n".join(rest)
 
@@ -113,7 +114,12 @@ def _fragments(body: str, short: bool = False) -> set[str]:
     prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\{[^}]*\}", "\x00", prose, flags=re.S)
     for piece in PROSE.findall(prose):
         piece = piece.strip(" ,.;(")
-        if len(piece) >= min_prose and len(piece.split()) >= min_words and piece.count("(") == piece.count(")") and "\n" not in piece:
+        if (
+            len(piece) >= min_prose
+            and len(piece.split()) >= min_words
+            and piece.count("(") == piece.count(")")
+            and "\n" not in piece
+        ):
             frags.add(_norm(piece))
     return frags
 
@@ -134,8 +140,9 @@ def book():
                 public.append(text)
     public_text = _norm("\n".join(public))
     for d in directives:
-        d["fragments"] = sorted(f for f in _fragments(d["body"]) if f not in public_text) \
-            or sorted(f for f in _fragments(d["body"], short=True) if f not in public_text)
+        d["fragments"] = sorted(f for f in _fragments(d["body"]) if f not in public_text) or sorted(
+            f for f in _fragments(d["body"], short=True) if f not in public_text
+        )
     return directives
 
 
@@ -148,9 +155,13 @@ def student_build(tmp_path_factory) -> Path:
             tool.build(out)
         except RuntimeError as err:
             pytest.fail(str(err))
-    else:   # dev.py stages MathJax from the npm registry first
-        proc = subprocess.run([sys.executable, str(ROOT / "dev.py"), "student-site", "--out", str(out)],
-                              cwd=ROOT, capture_output=True, text=True)
+    else:  # dev.py stages MathJax from the npm registry first
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "dev.py"), "student-site", "--out", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return out
 
@@ -194,9 +205,14 @@ def test_book_has_exercises_with_solutions(book):
 
 def test_every_solution_is_found_in_a_build_with_solutions(book, control_build):
     texts = _build_texts(control_build / "_build" / "html")
-    unseen = [f"{d['page']}: solution of {d['arg']}" for d in book if d["kind"] == "solution"
-              and not any(frag in t for frag in d["fragments"] for t in texts.values())]
-    assert not unseen, "the leak search cannot see these solutions even when they are shown:\n" + "\n".join(unseen)
+    unseen = [
+        f"{d['page']}: solution of {d['arg']}"
+        for d in book
+        if d["kind"] == "solution" and not any(frag in t for frag in d["fragments"] for t in texts.values())
+    ]
+    assert not unseen, "the leak search cannot see these solutions even when they are shown:\n" + "\n".join(
+        unseen
+    )
 
 
 def test_student_build_contains_no_solution_text(book, student_build):
@@ -209,7 +225,11 @@ def test_student_build_contains_no_solution_text(book, student_build):
         if d["kind"] != "solution":
             continue
         for frag in d["fragments"]:
-            leaks += [f"{d['page']} solution of {d['arg']}: {frag!r} in {name}" for name, t in texts.items() if frag in t]
+            leaks += [
+                f"{d['page']} solution of {d['arg']}: {frag!r} in {name}"
+                for name, t in texts.items()
+                if frag in t
+            ]
     assert not leaks, "solution text in the student build:\n" + "\n".join(leaks[:40])
 
 
@@ -217,7 +237,9 @@ def test_student_build_shows_every_exercise_and_no_solution_box(book, student_bu
     pages = {}
     for d in book:
         page = student_build / "_build" / "html" / Path(d["page"]).with_suffix(".html")
-        pages.setdefault(page, _norm(html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))) if page.exists() else "")
+        pages.setdefault(
+            page, _norm(html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))) if page.exists() else ""
+        )
     missing = []
     for d in book:
         if d["kind"] != "exercise":
@@ -238,9 +260,12 @@ def test_student_build_has_no_instructor_page_and_no_launch_buttons(student_buil
     assert not (html_dir / "book" / "instructor_guide.html").exists()
     for page in html_dir.rglob("*.html"):
         text = page.read_text()
-        assert "instructor_guide" not in text and "instructor/" not in text, f"{page.name} links to instructor material"
-        assert "mybinder.org/v2/" not in text and "colab.research.google.com/github/" not in text, \
+        assert "instructor_guide" not in text and "instructor/" not in text, (
+            f"{page.name} links to instructor material"
+        )
+        assert "mybinder.org/v2/" not in text and "colab.research.google.com/github/" not in text, (
             f"{page.name} has launch buttons (into this repository, which holds the solutions)"
+        )
 
 
 def test_launch_buttons_point_to_a_configurable_student_repository():

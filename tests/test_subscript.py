@@ -1,4 +1,5 @@
 """backprop.subscript: one weight at a time, the Kronecker delta, loops and einsum."""
+
 import numpy as np
 import pytest
 
@@ -21,7 +22,7 @@ def test_dv_dw_agrees_with_finite_differences_of_v():
     W, x, y = example(seed=1)
     f = forward(W, x, y)
     for k in range(5):
-        N = numerical_gradient(lambda A: (A @ x)[k, 0], W)      # N[i, j] = dv_k / dw_ij
+        N = numerical_gradient(lambda A: (A @ x)[k, 0], W)  # N[i, j] = dv_k / dw_ij
         table = np.array([[subscript.dv_dw(f, k, i, j) for j in range(4)] for i in range(5)])
         np.testing.assert_allclose(table, N, rtol=0, atol=1e-9)
 

@@ -1,4 +1,5 @@
 """The three approach modules agree with each other and with finite differences."""
+
 import numpy as np
 import pytest
 
@@ -100,5 +101,6 @@ def test_float32_inputs_give_float32_gradients():
     for name, grad in PATHS.items():
         G = grad(W, x, y)
         assert G.dtype == np.float32, name
-        np.testing.assert_allclose(G, differential.grad_W(*(a.astype(float) for a in (W, x, y))), rtol=1e-4,
-                                   atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            G, differential.grad_W(*(a.astype(float) for a in (W, x, y))), rtol=1e-4, atol=1e-6, err_msg=name
+        )

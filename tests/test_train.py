@@ -1,4 +1,5 @@
 """backprop.train: one_hot, accuracy, minibatch SGD (with momentum) and its input checks."""
+
 import importlib.util
 
 import numpy as np
@@ -11,7 +12,7 @@ from backprop.train import DIGITS_SETTINGS, History, accuracy, momentum_sgd, one
 def blobs(B=120, seed=0):
     """Three well separated Gaussian blobs in R^2: X (2, B), labels (B,)."""
     rng = np.random.default_rng(seed)
-    centres = np.array([[0.0, 4.0, -4.0], [4.0, -3.0, -3.0]])            # (2, 3), one column per class
+    centres = np.array([[0.0, 4.0, -4.0], [4.0, -3.0, -3.0]])  # (2, 3), one column per class
     labels = rng.integers(0, 3, size=B)
     X = centres[:, labels] + 0.5 * rng.standard_normal((2, B))
     return X, labels
@@ -31,20 +32,23 @@ def test_one_hot_round_trip_and_shape():
     labels = np.array([2, 0, 1, 1, 3])
     Y = one_hot(labels, 4)
     assert Y.shape == (4, 5) and Y.dtype == np.float64
-    np.testing.assert_array_equal(Y.sum(axis=0), np.ones(5))               # one 1 per column
-    np.testing.assert_array_equal(Y.argmax(axis=0), labels)                 # labels come back
+    np.testing.assert_array_equal(Y.sum(axis=0), np.ones(5))  # one 1 per column
+    np.testing.assert_array_equal(Y.argmax(axis=0), labels)  # labels come back
     np.testing.assert_array_equal(Y[:, 0], [0, 0, 1, 0])
 
 
-@pytest.mark.parametrize("labels, k, err, match", [
-    (np.array([0.0, 1.0]), 2, TypeError, "integers"),
-    (np.array([[0, 1]]), 2, ValueError, r"shape \(B,\)"),
-    (np.array([], dtype=int), 2, ValueError, "non-empty"),
-    (np.array([0, 2]), 2, ValueError, r"0\.\.1"),
-    (np.array([-1, 0]), 2, ValueError, r"0\.\.1"),
-    (np.array([0, 1]), 0, ValueError, "positive integer"),
-    (np.array([0, 1]), 2.0, ValueError, "positive integer"),
-])
+@pytest.mark.parametrize(
+    "labels, k, err, match",
+    [
+        (np.array([0.0, 1.0]), 2, TypeError, "integers"),
+        (np.array([[0, 1]]), 2, ValueError, r"shape \(B,\)"),
+        (np.array([], dtype=int), 2, ValueError, "non-empty"),
+        (np.array([0, 2]), 2, ValueError, r"0\.\.1"),
+        (np.array([-1, 0]), 2, ValueError, r"0\.\.1"),
+        (np.array([0, 1]), 0, ValueError, "positive integer"),
+        (np.array([0, 1]), 2.0, ValueError, "positive integer"),
+    ],
+)
 def test_one_hot_rejects_bad_input(labels, k, err, match):
     with pytest.raises(err, match=match):
         one_hot(labels, k)
@@ -58,10 +62,10 @@ def test_sgd_decreases_the_loss_and_separates_blobs():
     acc0 = accuracy(n, X, labels)
     h = train(n, X, labels, validation=(X, labels))
     assert isinstance(h, History) and len(h.loss) == 15 and len(h.val_accuracy) == 15
-    assert h.loss[-1] < 0.05 * E0                          # the loss falls by a large factor ...
+    assert h.loss[-1] < 0.05 * E0  # the loss falls by a large factor ...
     assert h.loss[-1] < h.loss[0]
-    assert n.loss(X, one_hot(labels, 3)) < 0.05 * E0       # ... and so does the loss of the trained net
-    assert acc0 < 0.9 and accuracy(n, X, labels) == 1.0   # separable blobs: every point right
+    assert n.loss(X, one_hot(labels, 3)) < 0.05 * E0  # ... and so does the loss of the trained net
+    assert acc0 < 0.9 and accuracy(n, X, labels) == 1.0  # separable blobs: every point right
     assert h.val_accuracy[-1] == accuracy(n, X, labels)
 
 
@@ -99,23 +103,26 @@ def test_same_seed_same_result_other_seed_other_order():
     a, b, c = net(), net(), net()
     ha, hb = train(a, X, labels, seed=3), train(b, X, labels, seed=3)
     hc = train(c, X, labels, seed=4)
-    assert ha.loss == hb.loss                                # bit for bit
+    assert ha.loss == hb.loss  # bit for bit
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
-    assert ha.loss != hc.loss                                # the seed drives the shuffling
+    assert ha.loss != hc.loss  # the seed drives the shuffling
 
 
-@pytest.mark.parametrize("kw, err, match", [
-    (dict(learning_rate=0.0), ValueError, "learning_rate"),
-    (dict(learning_rate=-0.1), ValueError, "learning_rate"),
-    (dict(learning_rate=float("nan")), ValueError, "learning_rate"),
-    (dict(momentum=1.0), ValueError, "momentum"),
-    (dict(momentum=-0.5), ValueError, "momentum"),
-    (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(batch_size=2.5), ValueError, "batch_size"),
-    (dict(epochs=0), ValueError, "epochs"),
-    (dict(validation=np.zeros((2, 3))), ValueError, "validation"),
-])
+@pytest.mark.parametrize(
+    "kw, err, match",
+    [
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(learning_rate=-0.1), ValueError, "learning_rate"),
+        (dict(learning_rate=float("nan")), ValueError, "learning_rate"),
+        (dict(momentum=1.0), ValueError, "momentum"),
+        (dict(momentum=-0.5), ValueError, "momentum"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(batch_size=2.5), ValueError, "batch_size"),
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(validation=np.zeros((2, 3))), ValueError, "validation"),
+    ],
+)
 def test_sgd_rejects_bad_settings(kw, err, match):
     X, labels = blobs(B=10)
     with pytest.raises(err, match=match):
@@ -147,17 +154,35 @@ def test_batch_first_layout_trains_like_the_column_layout_on_transposed_data():
     """sgd takes minibatches in the net's layout: rows of X (B, n0) and Y (B, nL) in 'batch_first'."""
     X, labels = blobs()
     cols = net()
-    rows = backprop.MLP([2, 8, 3], hidden="relu", output="softmax", loss="cross_entropy", layout="batch_first")
+    rows = backprop.MLP(
+        [2, 8, 3], hidden="relu", output="softmax", loss="cross_entropy", layout="batch_first"
+    )
     h_c = train(cols, X, labels, epochs=5, validation=(X, labels))
-    h_r = sgd(rows, X.T.copy(), one_hot(labels, 3).T.copy(), learning_rate=0.1, batch_size=16, epochs=5,
-              momentum=0.9, seed=0, validation=(X.T.copy(), labels))
+    h_r = sgd(
+        rows,
+        X.T.copy(),
+        one_hot(labels, 3).T.copy(),
+        learning_rate=0.1,
+        batch_size=16,
+        epochs=5,
+        momentum=0.9,
+        seed=0,
+        validation=(X.T.copy(), labels),
+    )
     np.testing.assert_allclose(h_r.loss, h_c.loss, rtol=1e-12)
     assert h_r.val_accuracy == h_c.val_accuracy and accuracy(rows, X.T, labels) == accuracy(cols, X, labels)
     for k, P in cols.params.items():
         np.testing.assert_allclose(rows.params[k], P.reshape(rows.params[k].shape), rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match=r"X_val has 120 rows \(examples\) but labels_val has 9 entries"):
-        sgd(rows, X.T, one_hot(labels, 3).T, learning_rate=0.1, batch_size=16, epochs=1,
-            validation=(X.T, labels[:9]))
+        sgd(
+            rows,
+            X.T,
+            one_hot(labels, 3).T,
+            learning_rate=0.1,
+            batch_size=16,
+            epochs=1,
+            validation=(X.T, labels[:9]),
+        )
 
 
 class LeastSquares:
@@ -194,7 +219,7 @@ def test_momentum_sgd_trains_any_model_with_the_protocol():
 # -- accuracy -------------------------------------------------------------------------------------
 def test_accuracy_counts_argmax_hits():
     n = backprop.MLP([2, 2], hidden=None, output="softmax", loss="cross_entropy", bias=False)
-    n.params["W1"] = np.eye(2)                                 # predicts the larger coordinate
+    n.params["W1"] = np.eye(2)  # predicts the larger coordinate
     X = np.array([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 3.0]])
     assert accuracy(n, X, np.array([0, 1, 0, 1])) == 1.0
     assert accuracy(n, X, np.array([0, 1, 1, 0])) == 0.5
@@ -209,31 +234,47 @@ def test_digits_settings_name_a_valid_run():
     st = DIGITS_SETTINGS
     assert st["sizes"][0] == 64 and st["sizes"][-1] == 10 and st["hidden"] == "relu"
     assert 0 < st["test_size"] < 1
-    n = backprop.MLP(st["sizes"], hidden=st["hidden"], output="softmax", loss="cross_entropy", seed=st["seed"])
+    n = backprop.MLP(
+        st["sizes"], hidden=st["hidden"], output="softmax", loss="cross_entropy", seed=st["seed"]
+    )
     X, labels = np.random.default_rng(0).uniform(size=(64, 40)), np.arange(40) % 10
-    sgd(n, X, one_hot(labels, 10), learning_rate=st["learning_rate"], batch_size=st["batch_size"],
-        epochs=1, momentum=st["momentum"], seed=st["seed"])
+    sgd(
+        n,
+        X,
+        one_hot(labels, 10),
+        learning_rate=st["learning_rate"],
+        batch_size=st["batch_size"],
+        epochs=1,
+        momentum=st["momentum"],
+        seed=st["seed"],
+    )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="scikit-learn (a book dependency) missing")
+@pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None, reason="scikit-learn (a book dependency) missing"
+)
 def test_load_digits_split_is_scaled_stratified_and_fixed():
     from backprop.train import load_digits_split
+
     X_tr, l_tr, X_te, l_te = load_digits_split(0.25, 0)
     assert X_tr.shape == (64, 1347) and X_te.shape == (64, 450)
     assert l_tr.shape == (1347,) and l_te.shape == (450,)
     assert X_tr.min() == 0.0 and X_tr.max() == 1.0 and X_te.max() <= 1.0
     counts_tr, counts_te = np.bincount(l_tr, minlength=10), np.bincount(l_te, minlength=10)
-    np.testing.assert_allclose(counts_te / 450, counts_tr / 1347, atol=0.01)    # stratified
+    np.testing.assert_allclose(counts_te / 450, counts_tr / 1347, atol=0.01)  # stratified
     again = load_digits_split(0.25, 0)
-    np.testing.assert_array_equal(again[3], l_te)                               # the same split
+    np.testing.assert_array_equal(again[3], l_te)  # the same split
 
 
 def test_package_imports_without_scikit_learn(tmp_path):
     """train.py imports scikit-learn only inside load_digits_split."""
     import subprocess
     import sys
-    code = ("import sys; sys.modules['sklearn'] = None\n"          # any `import sklearn` now fails
-            "import backprop.train as t; print(t.one_hot([1, 0], 2).tolist())")
+
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"  # any `import sklearn` now fails
+        "import backprop.train as t; print(t.one_hot([1, 0], 2).tolist())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[[0.0, 1.0], [1.0, 0.0]]"
@@ -241,5 +282,6 @@ def test_package_imports_without_scikit_learn(tmp_path):
 
 def test_masked_labels_are_refused():
     from backprop.train import one_hot
+
     with pytest.raises(TypeError, match="masked"):
         one_hot(np.ma.masked_array([0, 1, 2], mask=[False, True, False]), 3)

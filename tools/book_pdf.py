@@ -8,6 +8,7 @@ included); `print` opens the page (served from 127.0.0.1) in Debian's chromium t
 that no code block or formula is wider than the printed column (code wraps in print, see
 book/_static/custom.css), writes the PDF and removes the page so the site holds only the PDF.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,8 +62,11 @@ def assemble(site: Path) -> Path:
     first = (site / f"{pages[0]}.html").read_text(encoding="utf-8")
     first = re.sub(r'<style id="mathjax-svg">.*?</style>', "", first, flags=re.S)
     whole = ARTICLE.sub(lambda m: m.group(1) + "\n".join(articles) + m.group(3), first, count=1)
-    whole = whole.replace("</head>", "\n".join(s.replace('id="mathjax-svg"', 'class="mathjax-svg"')
-                                                for s in styles) + "\n</head>", 1)
+    whole = whole.replace(
+        "</head>",
+        "\n".join(s.replace('id="mathjax-svg"', 'class="mathjax-svg"') for s in styles) + "\n</head>",
+        1,
+    )
     out = site / PAGE
     out.write_text(whole, encoding="utf-8")
     return out
@@ -85,10 +89,15 @@ def print_pdf(site: Path, pdf: Path) -> None:
     base = f"http://127.0.0.1:{httpd.server_address[1]}/"
     page_file = site / PAGE
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 800, "height": 1100})
-        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
+        page.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort()
+        )
         page.goto(base + PAGE, wait_until="load")
         if page.locator("#behaviour-loader").count():  # theme scripts load after `load`
             page.wait_for_function("document.documentElement.dataset.behaviour === 'ready'")
@@ -99,14 +108,20 @@ def print_pdf(site: Path, pdf: Path) -> None:
         page.evaluate("document.fonts.ready.then(() => true)")  # the text's fonts, laid out
         page.wait_for_timeout(500)
         page.evaluate("document.fonts.ready.then(() => true)")
-        page.pdf(path=str(pdf), format="A4", print_background=True,
-                 margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
+        page.pdf(
+            path=str(pdf),
+            format="A4",
+            print_background=True,
+            margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"},
+        )
         browser.close()
     httpd.shutdown()
     httpd.server_close()
     page_file.unlink()
     if cut:
-        print("book_pdf: wider than the printed column (scaled or cut in the PDF):\n  " + "\n  ".join(cut[:40]))
+        print(
+            "book_pdf: wider than the printed column (scaled or cut in the PDF):\n  " + "\n  ".join(cut[:40])
+        )
     print(f"book_pdf: {pdf} ({pdf.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -17,6 +17,7 @@ The page lists every equation by chapter as typeset, with a link to it and to ea
 cell. The cell links resolve through tools/sphinx_checks.py, which gives every checking cell an
 anchor and a line "Checks (n)" that links back to its equations.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,10 +37,10 @@ ASSERTS = re.compile(r"^\s*assert\b|\bassert_\w*\(|\bassert_allclose\(", re.M)
 
 @dataclass
 class Equation:
-    doc: str          # docname, e.g. "book/04_differentials"
+    doc: str  # docname, e.g. "book/04_differentials"
     label: str | None
     tex: str
-    checked_by: list[str] = field(default_factory=list)   # anchor names of checking cells
+    checked_by: list[str] = field(default_factory=list)  # anchor names of checking cells
 
     @property
     def is_definition(self) -> bool:
@@ -81,8 +82,11 @@ def markdown_and_checks(doc: str) -> tuple[list[str], list[Check]]:
         return [path.read_text(encoding="utf-8")], []
     nb = nbformat.read(path, as_version=4)
     texts = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    checks = [Check(doc, c.get("id", str(i)), list(c.metadata["checks"]), bool(ASSERTS.search(c.source)))
-              for i, c in enumerate(nb.cells) if c.cell_type == "code" and "checks" in c.metadata]
+    checks = [
+        Check(doc, c.get("id", str(i)), list(c.metadata["checks"]), bool(ASSERTS.search(c.source)))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "checks" in c.metadata
+    ]
     return texts, checks
 
 
@@ -93,8 +97,11 @@ def registry() -> tuple[list[Equation], list[Check]]:
         if ROOT / (doc + ".md") == PAGE:
             continue
         texts, doc_checks = markdown_and_checks(doc)
-        equations += [Equation(doc, m.group("label") or None, m.group("tex").strip())
-                      for text in texts for m in DISPLAY.finditer(text)]
+        equations += [
+            Equation(doc, m.group("label") or None, m.group("tex").strip())
+            for text in texts
+            for m in DISPLAY.finditer(text)
+        ]
         checks += doc_checks
     by_label = {e.label: e for e in equations if e.label}
     for c in checks:
@@ -117,11 +124,15 @@ def problems(equations: list[Equation], checks: list[Check]) -> list[str]:
             found.append(f"{where}: label {e.label!r} is used twice")
         seen.add(e.label)
         if not e.is_definition and not e.checked_by:
-            found.append(f"{where}: claim ({e.label}) is checked by no cell (cell metadata "
-                         f'"checks": ["{e.label}"])')
+            found.append(
+                f'{where}: claim ({e.label}) is checked by no cell (cell metadata "checks": ["{e.label}"])'
+            )
     for c in checks:
-        found += [f"{c.doc} cell {c.cell_id}: checks {lab!r}, which is no equation of the book"
-                  for lab in c.labels if lab not in seen]
+        found += [
+            f"{c.doc} cell {c.cell_id}: checks {lab!r}, which is no equation of the book"
+            for lab in c.labels
+            if lab not in seen
+        ]
         if not c.asserts:
             found.append(f"{c.doc} cell {c.cell_id}: checks {c.labels} but asserts nothing")
     return found
@@ -129,18 +140,25 @@ def problems(equations: list[Equation], checks: list[Check]) -> list[str]:
 
 def title(doc: str) -> str:
     path = doc_path(doc)
-    text = (path.read_text(encoding="utf-8") if path.suffix == ".md"
-            else next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"))
+    text = (
+        path.read_text(encoding="utf-8")
+        if path.suffix == ".md"
+        else next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    )
     return re.search(r"^# (.+)$", text, re.M).group(1).strip()
 
 
 def page(equations: list[Equation]) -> str:
     """The Markdown of book/equations.md."""
-    lines = ["# Equations and their checks", "",
-             "Every display equation of the book, chapter by chapter, with a link to where it stands "
-             "and to each code cell that checks it numerically. Labels that start with `def-` are "
-             "definitions; every other equation is a claim, and at least one cell asserts it. This page "
-             "is written by `tools/equations.py` from the notebooks (a test keeps it in sync).", ""]
+    lines = [
+        "# Equations and their checks",
+        "",
+        "Every display equation of the book, chapter by chapter, with a link to where it stands "
+        "and to each code cell that checks it numerically. Labels that start with `def-` are "
+        "definitions; every other equation is a claim, and at least one cell asserts it. This page "
+        "is written by `tools/equations.py` from the notebooks (a test keeps it in sync).",
+        "",
+    ]
     for doc in toc_docs():
         here = [e for e in equations if e.doc == doc and e.label]
         if not here:
@@ -149,8 +167,7 @@ def page(equations: list[Equation]) -> str:
         for e in here:
             kind = "definition" if e.is_definition else "claim"
             cells = ", ".join(f"[cell {i + 1}](#{a})" for i, a in enumerate(e.checked_by)) or "—"
-            lines += [f"[{kind} `{e.label}`](#{e.label}), checked by {cells}:", "",
-                      "$$", e.tex, "$$", ""]
+            lines += [f"[{kind} `{e.label}`](#{e.label}), checked by {cells}:", "", "$$", e.tex, "$$", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -163,8 +180,10 @@ def main(argv: list[str]) -> int:
         print("\n".join(found) or f"{len(equations)} equations, {len(checks)} checking cells: ok")
         return 1 if found else 0
     PAGE.write_text(page(equations), encoding="utf-8")
-    print(f"wrote {PAGE.relative_to(ROOT)}: {len(equations)} equations"
-          + (f"; {len(found)} problems (--check lists them)" if found else ""))
+    print(
+        f"wrote {PAGE.relative_to(ROOT)}: {len(equations)} equations"
+        + (f"; {len(found)} problems (--check lists them)" if found else "")
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ Re-running on another machine must not dirty the repository with noise, so after
 Text outputs are stored as they come: they are meant to be machine-independent (README,
 "Working on notebooks"), and nbval fails on any that is not.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,8 +57,12 @@ def keep_unchanged_figures(old_nb: nbformat.NotebookNode, new_nb: nbformat.Noteb
             continue
         for i, (old, new) in enumerate(zip(old_cell.outputs, outs)):
             old_svg, new_svg = (o.get("data", {}).get("image/svg+xml") for o in (old, new))
-            if (old_svg and new_svg and set(old.data) == set(new.data)
-                    and same_figure(_text(old_svg), _text(new_svg))):
+            if (
+                old_svg
+                and new_svg
+                and set(old.data) == set(new.data)
+                and same_figure(_text(old_svg), _text(new_svg))
+            ):
                 outs[i] = old
                 kept += 1
     return kept
@@ -70,20 +75,27 @@ def _text(svg) -> str:
 def execute(path: Path, timeout: int = 600) -> None:
     old = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     nb.metadata.pop("widgets", None)
-    for cell in nb.cells:                       # no timestamps: a re-run changes only what changed
+    for cell in nb.cells:  # no timestamps: a re-run changes only what changed
         cell.metadata.pop("execution", None)
     # one stream output per print run, however the kernel's messages happened to be split
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     kept = keep_unchanged_figures(old, nb)
     changed = rewrite(nb, recorded(old), recorded(nb))
     nbformat.write(nb, path)
-    print(f"executed {path.relative_to(ROOT)}"
-          + (f" ({kept} figure(s) unchanged but for rounding, kept as stored)" if kept else "")
-          + (f"; prose numbers updated: {', '.join(changed)}" if changed else ""))
+    print(
+        f"executed {path.relative_to(ROOT)}"
+        + (f" ({kept} figure(s) unchanged but for rounding, kept as stored)" if kept else "")
+        + (f"; prose numbers updated: {', '.join(changed)}" if changed else "")
+    )
 
 
 def main(args: list[str]) -> None:

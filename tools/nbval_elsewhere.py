@@ -16,6 +16,7 @@ against a fresh run that differs from the first test run in two ways:
 pytest and nbval run from the developer's .venv (they are not in the learner's install); only
 the kernel comes from LEARNER_VENV, through a kernelspec written to a temporary JUPYTER_PATH.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,15 @@ def write_kernelspec(jupyter_path: Path, venv: Path) -> None:
     python = venv / "bin" / "python"
     if not python.exists():
         raise SystemExit(f"nbval_elsewhere: no learner's install at {venv} (python3 dev.py test makes it)")
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (learner's install)", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (learner's install)",
+                "language": "python",
+            }
+        )
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -57,12 +64,31 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="nbval-elsewhere-") as tmp:
         write_kernelspec(Path(tmp), venv)
         e = {**os.environ, **second_blas(), "JUPYTER_PATH": tmp}
-        print("nbval in the learner's install with " + " ".join(f"{k}={v}" for k, v in second_blas().items()),
-              flush=True)
-        cmd = [sys.executable, "-m", "pytest", "book", "-o", "addopts=", "-p", "no:cacheprovider",
-               "--nbval", "--nbval-kernel-name", KERNEL,
-               "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
-               "-n", "2", "--dist", "loadfile", "-q", *extra]
+        print(
+            "nbval in the learner's install with " + " ".join(f"{k}={v}" for k, v in second_blas().items()),
+            flush=True,
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "book",
+            "-o",
+            "addopts=",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            "--nbval-kernel-name",
+            KERNEL,
+            "--nbval-sanitize-with",
+            "tests/nbval_sanitize.cfg",
+            "-n",
+            "2",
+            "--dist",
+            "loadfile",
+            "-q",
+            *extra,
+        ]
         return subprocess.run(cmd, cwd=ROOT, env=e).returncode
 
 

@@ -7,6 +7,7 @@ hub) has no copy of this repository. The first cell of every chapter (tools/sync
 then installs the package from the wheel that lies beside the notebook, with no network beyond
 the package index for its dependencies; the wheel is built here from src/ (`pip wheel --no-deps`).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -19,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_wheel(folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(folder), str(ROOT)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder), str(ROOT)],
+        check=True,
+    )
     wheels = sorted(folder.glob("backprop_three_ways-*.whl"))
     if len(wheels) != 1:
         raise SystemExit(f"notebooks_zip: expected one wheel of backprop-three-ways, got {wheels}")

@@ -7,6 +7,7 @@ plain text (the book, JupyterLab with or without jupyterlab-myst, Colab, GitHub)
 invisible. ``problems`` lists every disagreement (tests/test_prose_numbers.py); ``rewrite`` is what
 tools/execute_notebooks.py does after a run, so that prose follows the cells.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,7 +39,7 @@ def quoted(nb: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            found += [(i, m.group(1), cell.source[:m.start()]) for m in MARK.finditer(cell.source)]
+            found += [(i, m.group(1), cell.source[: m.start()]) for m in MARK.finditer(cell.source)]
     return found
 
 
@@ -50,9 +51,11 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
         if name not in values:
             found.append(f"cell {i}: <!-- glue:{name} --> names no value recorded by a cell")
         elif not before.endswith(values[name]):
-            tail = before[-len(values[name]) - 10:]
-            found.append(f"cell {i}: the prose before <!-- glue:{name} --> ({tail!r}) does not end "
-                         f"with the recorded {values[name]!r}")
+            tail = before[-len(values[name]) - 10 :]
+            found.append(
+                f"cell {i}: the prose before <!-- glue:{name} --> ({tail!r}) does not end "
+                f"with the recorded {values[name]!r}"
+            )
     unused = set(values) - {name for _, name, _ in quoted(nb)}
     found += [f"glue record {name!r} is quoted nowhere in the prose" for name in sorted(unused)]
     return found

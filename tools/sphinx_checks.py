@@ -5,6 +5,7 @@ the site, preceded by a small line "Checks (4.3), (4.5)" whose numbers link to t
 carries the label ``check-<notebook>-<cell id>`` so that book/equations.md can link to it. Listed
 in _config.yml under ``sphinx.local_extensions``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -45,8 +46,15 @@ class CheckingCells(SphinxTransform):
             line = nodes.paragraph("", "Checks ", classes=["equation-checks"])
             for k, label in enumerate(labels):
                 line += nodes.Text(", " if k else "")
-                line += addnodes.pending_xref("", nodes.Text(label), refdomain="math", reftype="eq",
-                                              reftarget=label, refdoc=self.env.docname, refwarn=True)
+                line += addnodes.pending_xref(
+                    "",
+                    nodes.Text(label),
+                    refdomain="math",
+                    reftype="eq",
+                    reftarget=label,
+                    refdoc=self.env.docname,
+                    refwarn=True,
+                )
             cell.parent.insert(cell.parent.index(cell), [target, line])
 
 

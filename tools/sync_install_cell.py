@@ -15,6 +15,7 @@ the package is installed (this repository, Binder, nbval) it does nothing and pr
 `install-backprop`, by which this tool finds it again. Re-run the tool after changing
 `repository.url` (tests/test_notebook_layout.py fails while any notebook is out of sync).
 """
+
 from __future__ import annotations
 
 import re
@@ -86,8 +87,13 @@ def in_sync(nb: nbformat.NotebookNode, url: str) -> bool:
         return False
     first = nb.cells[0]
     others = [c for c in nb.cells[1:] if TAG in c.metadata.get("tags", [])]
-    return (first.cell_type == "code" and first.source == install_source(url)
-            and first.metadata.get("tags", []) == TAGS and not first.get("outputs") and not others)
+    return (
+        first.cell_type == "code"
+        and first.source == install_source(url)
+        and first.metadata.get("tags", []) == TAGS
+        and not first.get("outputs")
+        and not others
+    )
 
 
 def sync(nb: nbformat.NotebookNode, url: str) -> bool:
@@ -138,8 +144,11 @@ def main(argv: list[str]) -> int:
                     page.write_text(sync_page(text, url), encoding="utf-8")
                     print(f"repository commands updated: {page}")
     if stale:
-        print("install cell missing or out of date (run python tools/sync_install_cell.py):\n  "
-              + "\n  ".join(map(str, stale)), file=sys.stderr)
+        print(
+            "install cell missing or out of date (run python tools/sync_install_cell.py):\n  "
+            + "\n  ".join(map(str, stale)),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

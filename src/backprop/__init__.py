@@ -9,22 +9,54 @@ diagnosing checker (:mod:`~backprop.diagnose`), minibatch training
 reverse-mode engine (:mod:`~backprop.engine`), initialisation schemes
 (:mod:`~backprop.init`) and checkpointed backward (:mod:`~backprop.checkpoint`).
 """
-from . import (activations, chain, checkpoint, diagnose, differential, engine, init, jacobian, losses,
-               seed, subscript, train)
+
+from . import (
+    activations,
+    chain,
+    checkpoint,
+    diagnose,
+    differential,
+    engine,
+    init,
+    jacobian,
+    layers,  # normalisation, convolution, pooling, attention (issue 16)
+    losses,
+    seed,
+    subscript,
+    train,
+)
 from .activations import relu, sigmoid, softmax, tanh
 from .checking import GradcheckReport, gradcheck, numerical_gradient, relative_error
 from .diagnose import Diagnosis, check_gradient, seed_mistakes
 from .mlp import MLP
-from . import layers  # normalisation, convolution, pooling, attention (issue 16)
 
 __all__ = [
-    "activations", "losses", "seed", "subscript", "jacobian", "differential",
-    "chain", "diagnose", "engine", "train", "init", "checkpoint",
-    "sigmoid", "tanh", "relu", "softmax",
-    "MLP", "gradcheck", "numerical_gradient", "relative_error", "GradcheckReport",
-    "Diagnosis", "check_gradient", "seed_mistakes",
+    "activations",
+    "losses",
+    "seed",
+    "subscript",
+    "jacobian",
+    "differential",
+    "chain",
+    "diagnose",
+    "engine",
+    "train",
+    "init",
+    "checkpoint",
+    "layers",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "softmax",
+    "MLP",
+    "gradcheck",
+    "numerical_gradient",
+    "relative_error",
+    "GradcheckReport",
+    "Diagnosis",
+    "check_gradient",
+    "seed_mistakes",
 ]
-__all__.append("layers")
 __version__ = "0.1.0"
 # Tells this course's package from PyPI's unrelated `backprop` (same import name): the install
 # cell of every chapter checks it.

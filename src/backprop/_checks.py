@@ -4,6 +4,7 @@ numpy happily broadcasts a (5, 1) column against a (5,) vector into a (5, 5)
 matrix; every function of this package therefore checks shapes *before* it
 does arithmetic, and names the shapes in the error message.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,15 +12,28 @@ import math
 import numpy as np
 from numpy.ma import MaskedArray
 
-__all__ = ["as_float_array", "as_column", "as_strict_column", "as_index", "as_entry", "as_positive_int",
-           "as_labels", "as_pair", "as_activation_input", "refuse_masked", "check_same_shape"]
+__all__ = [
+    "as_float_array",
+    "as_column",
+    "as_strict_column",
+    "as_index",
+    "as_entry",
+    "as_positive_int",
+    "as_labels",
+    "as_pair",
+    "as_activation_input",
+    "refuse_masked",
+    "check_same_shape",
+]
 
 
 def refuse_masked(a, name: str) -> None:
     """Raise ``TypeError`` for a numpy masked array (np.asarray would silently drop its mask)."""
     if isinstance(a, MaskedArray):
-        raise TypeError(f"{name} is a masked array; its mask would be ignored. Pass a plain array "
-                        f"(e.g. {name}.filled(value) or {name}.compressed())")
+        raise TypeError(
+            f"{name} is a masked array; its mask would be ignored. Pass a plain array "
+            f"(e.g. {name}.filled(value) or {name}.compressed())"
+        )
 
 
 def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
@@ -29,7 +43,7 @@ def as_float_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> n
     purpose with ``.astype(float)``) and ``ValueError`` for empty arrays,
     NaN/inf entries or a wrong number of dimensions.
     """
-    if type(a) is np.ndarray:                  # the common case: no conversion, no mask
+    if type(a) is np.ndarray:  # the common case: no conversion, no mask
         arr = a
     else:
         refuse_masked(a, name)
@@ -139,8 +153,9 @@ def as_labels(labels, k: int, name: str = "labels") -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of shape (B,), got shape {arr.shape}")
     if arr.min() < 0 or arr.max() >= k:
-        raise ValueError(f"{name} must lie in 0..{k - 1} (k = {k} classes), got values "
-                         f"from {arr.min()} to {arr.max()}")
+        raise ValueError(
+            f"{name} must lie in 0..{k - 1} (k = {k} classes), got values from {arr.min()} to {arr.max()}"
+        )
     return arr
 
 
@@ -154,7 +169,7 @@ def as_pair(value, name: str, what: str) -> tuple:
 def as_activation_input(v, name: str = "v") -> np.ndarray:
     """v as a floating-point array for an activation: integers and booleans are promoted to
     float64 (like numpy's np.exp); complex, object and masked arrays raise ``TypeError``."""
-    if type(v) is np.ndarray and v.dtype.kind == "f":          # the common case, kept cheap
+    if type(v) is np.ndarray and v.dtype.kind == "f":  # the common case, kept cheap
         return v
     refuse_masked(v, name)
     arr = np.asarray(v)

@@ -11,18 +11,29 @@ Backward rule (a vector-Jacobian product): given the gradient ``g = grad_s E`` (
 ``f'(v) * g`` (a Hadamard product, i.e. Diag(f'(v)) g); for softmax it is
 ``s * (g - sum(s * g))`` per column, i.e. (Diag(s) - s s^T) g.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from ._checks import as_activation_input
 
 __all__ = [
-    "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",
-    "identity", "identity_prime", "softmax", "log_softmax", "Activation", "get_activation",
+    "sigmoid",
+    "sigmoid_prime",
+    "tanh",
+    "tanh_prime",
+    "relu",
+    "relu_prime",
+    "identity",
+    "identity_prime",
+    "softmax",
+    "log_softmax",
+    "Activation",
+    "get_activation",
     "ACTIVATIONS",
 ]
 
@@ -47,7 +58,7 @@ def sigmoid_prime(v: np.ndarray) -> np.ndarray:
     z / (1 + z)^2 has no subtraction at all.
     """
     d = _bell(as_activation_input(v), 1.0)
-    return d if d.ndim else d[()]                 # a scalar v gives a numpy scalar, as np.exp does
+    return d if d.ndim else d[()]  # a scalar v gives a numpy scalar, as np.exp does
 
 
 def tanh(v: np.ndarray) -> np.ndarray:
@@ -86,7 +97,7 @@ def log_softmax(v: np.ndarray) -> np.ndarray:
     """log softmax of each column: v - logsumexp(v), stable for large |v|."""
     v = as_activation_input(v)
     shifted = v - v.max(axis=0, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=0, keepdims=True))   # in place: no extra (m, B) array
+    shifted -= np.log(np.exp(shifted).sum(axis=0, keepdims=True))  # in place: no extra (m, B) array
     return shifted
 
 
@@ -94,7 +105,7 @@ def softmax(v: np.ndarray) -> np.ndarray:
     """exp(v) / sum(exp(v)) for each column; the max is subtracted first, so no overflow."""
     v = as_activation_input(v)
     e = v - v.max(axis=0, keepdims=True)
-    np.exp(e, out=e)                                 # in place: same numbers, fewer temporaries
+    np.exp(e, out=e)  # in place: same numbers, fewer temporaries
     e /= e.sum(axis=0, keepdims=True)
     return e
 
@@ -137,11 +148,11 @@ def _bell(v: np.ndarray, c: float) -> np.ndarray:
     sigma'(v) = z / (1 + z)^2 with z = exp(-|v|) (c = 1), tanh'(v) = 4 z / (1 + z)^2 with
     z = exp(-2|v|) (c = 4). s - s*s and 1 - s*s would cancel for large |v| (sigma'(40) would
     be exactly 0 in float64); these keep full relative accuracy for every v and never overflow."""
-    z = np.asarray(np.abs(v))                     # a fresh array (0-d for a scalar v)
+    z = np.asarray(np.abs(v))  # a fresh array (0-d for a scalar v)
     if c != 1.0:
         z *= 2.0
     np.negative(z, out=z)
-    np.exp(z, out=z)                              # z = exp(-|v|) or exp(-2|v|), in (0, 1]
+    np.exp(z, out=z)  # z = exp(-|v|) or exp(-2|v|), in (0, 1]
     d = z + 1.0
     d *= d
     if c != 1.0:
@@ -150,14 +161,18 @@ def _bell(v: np.ndarray, c: float) -> np.ndarray:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": _elementwise("sigmoid", sigmoid, lambda v, s: _bell(v, 1.0),
-                            lambda v, s, g: _times_into(g, _bell(v, 1.0))),
-    "tanh": _elementwise("tanh", tanh, lambda v, s: _bell(v, 4.0),
-                         lambda v, s, g: _times_into(g, _bell(v, 4.0))),
-    "relu": _elementwise("relu", relu, lambda v, s: (v > 0).astype(v.dtype),
-                         lambda v, s, g: _times_into(g, v > 0)),       # g * True = g, g * False = ±0 as before
-    "identity": _elementwise("identity", identity, lambda v, s: 1.0,
-                             lambda v, s, g: g),                        # 1.0 * g is g, bit for bit
+    "sigmoid": _elementwise(
+        "sigmoid", sigmoid, lambda v, s: _bell(v, 1.0), lambda v, s, g: _times_into(g, _bell(v, 1.0))
+    ),
+    "tanh": _elementwise(
+        "tanh", tanh, lambda v, s: _bell(v, 4.0), lambda v, s, g: _times_into(g, _bell(v, 4.0))
+    ),
+    "relu": _elementwise(
+        "relu", relu, lambda v, s: (v > 0).astype(v.dtype), lambda v, s, g: _times_into(g, v > 0)
+    ),  # g * True = g, g * False = ±0 as before
+    "identity": _elementwise(
+        "identity", identity, lambda v, s: 1.0, lambda v, s, g: g
+    ),  # 1.0 * g is g, bit for bit
     "softmax": Activation("softmax", softmax, _softmax_vjp, elementwise=False),
 }
 

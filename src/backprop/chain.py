@@ -14,9 +14,11 @@ work: a product of shapes (a, b) @ (b, c) costs a*b*c scalar multiplications.
 * forward order: g (J_L (J_{L-1} ( ... (J_2 J_1)))), every intermediate result is a full
   Jacobian dx_l/dx_0: sum_{l=2..L} n_l n_{l-1} n_0 + n_L n_0 multiplications ((L-1) n^3 + n^2).
 """
+
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -37,8 +39,9 @@ def matmul_count(shape_a: tuple[int, int], shape_b: tuple[int, int]) -> int:
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
     sizes = list(sizes)
-    if len(sizes) < 2 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0
-                                 for k in sizes):
+    if len(sizes) < 2 or not all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0 for k in sizes
+    ):
         raise ValueError(f"sizes must list at least two positive integers [n0, ..., nL], got {sizes!r}")
     return [int(k) for k in sizes]
 
@@ -51,14 +54,15 @@ def chain_counts(sizes: Sequence[int]) -> dict[str, int]:
     """
     n = _check_sizes(sizes)
     L = len(n) - 1
-    reverse = sum(n[l] * n[l - 1] for l in range(1, L + 1))              # (1, n_l) @ (n_l, n_{l-1})
-    forward = sum(n[l] * n[l - 1] * n[0] for l in range(2, L + 1))       # (n_l, n_{l-1}) @ (n_{l-1}, n_0)
-    forward += n[L] * n[0]                                               # (1, n_L) @ (n_L, n_0)
+    reverse = sum(n[l] * n[l - 1] for l in range(1, L + 1))  # (1, n_l) @ (n_l, n_{l-1})
+    forward = sum(n[l] * n[l - 1] * n[0] for l in range(2, L + 1))  # (n_l, n_{l-1}) @ (n_{l-1}, n_0)
+    forward += n[L] * n[0]  # (1, n_L) @ (n_L, n_0)
     return {"reverse": reverse, "forward": forward}
 
 
-def chain_product(g: np.ndarray, jacobians: Sequence[np.ndarray],
-                  order: Literal["reverse", "forward"] = "reverse") -> tuple[np.ndarray, int]:
+def chain_product(
+    g: np.ndarray, jacobians: Sequence[np.ndarray], order: Literal["reverse", "forward"] = "reverse"
+) -> tuple[np.ndarray, int]:
     """Return (g J_L ... J_1, number of scalar multiplications used).
 
     ``g``: row (1, n_L); ``jacobians``: ``[J_1, ..., J_L]`` in layer order, J_l of shape
@@ -74,11 +78,15 @@ def chain_product(g: np.ndarray, jacobians: Sequence[np.ndarray],
     g = as_float_array(g, "g", ndim=2)
     for l in range(1, len(Js)):
         if Js[l].shape[1] != Js[l - 1].shape[0]:
-            raise ValueError(f"J_{l + 1} has shape {Js[l].shape} but J_{l} has shape {Js[l - 1].shape}: "
-                             f"J_{l + 1} needs {Js[l - 1].shape[0]} columns")
+            raise ValueError(
+                f"J_{l + 1} has shape {Js[l].shape} but J_{l} has shape {Js[l - 1].shape}: "
+                f"J_{l + 1} needs {Js[l - 1].shape[0]} columns"
+            )
     if g.shape != (1, Js[-1].shape[0]):
-        raise ValueError(f"g must be a row of shape (1, {Js[-1].shape[0]}) to multiply J_{len(Js)} of shape "
-                         f"{Js[-1].shape}, got {g.shape}")
+        raise ValueError(
+            f"g must be a row of shape (1, {Js[-1].shape[0]}) to multiply J_{len(Js)} of shape "
+            f"{Js[-1].shape}, got {g.shape}"
+        )
     count = 0
     if order == "reverse":
         R = g

@@ -35,24 +35,45 @@ same on every CPU, BLAS kernel and thread count: an error at round-off level is 
 (:data:`DIGIT_MARGIN`), and the worst entry only for a mismatch or a kink, where it is decided by
 the disagreement, not by round-off.
 """
+
 from __future__ import annotations
 
 import inspect
 import math
 import textwrap
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from enum import IntEnum
-from typing import Callable, Mapping
 
 import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["numerical_gradient", "central_differences", "relative_error", "entry_errors", "compare",
-           "Comparison", "GradcheckReport", "gradcheck", "Float32Warning", "warn_float32", "VERDICTS",
-           "REASONS", "EntryVerdict", "error_text", "value_text", "determined_argmax", "parameter_name",
-           "common_scale", "frobenius_norm", "ROUNDOFF_ULPS", "DIGIT_MARGIN", "RICHARDSON_NOISE"]
+__all__ = [
+    "numerical_gradient",
+    "central_differences",
+    "relative_error",
+    "entry_errors",
+    "compare",
+    "Comparison",
+    "GradcheckReport",
+    "gradcheck",
+    "Float32Warning",
+    "warn_float32",
+    "VERDICTS",
+    "REASONS",
+    "EntryVerdict",
+    "error_text",
+    "value_text",
+    "determined_argmax",
+    "parameter_name",
+    "common_scale",
+    "frobenius_norm",
+    "ROUNDOFF_ULPS",
+    "DIGIT_MARGIN",
+    "RICHARDSON_NOISE",
+]
 
 VERDICTS = ("ok", "mismatch", "inconclusive")
 REASONS = ("kink", "resolution", "float32")
@@ -61,11 +82,11 @@ REASONS = ("kink", "resolution", "float32")
 class EntryVerdict(IntEnum):
     """The state of one entry of a gradient after :func:`compare` (``Comparison.status``)."""
 
-    AGREES = 0                 #: |G - N| <= tol (|G| + |N|), and N is above its round-off
-    WITHIN_ROUNDOFF = 1        #: |G - N| <= round-off of N: judged only in norm (see ``"resolution"``)
-    INCONCLUSIVE_KINK = 2      #: a kink of E within h, G between the one-sided slopes: undecidable
-    MISMATCH = 3               #: a disagreement confirmed after Richardson extrapolation
-    MISMATCH_AT_KINK = 4       #: a kink of E within h, and G outside the one-sided slopes
+    AGREES = 0  #: |G - N| <= tol (|G| + |N|), and N is above its round-off
+    WITHIN_ROUNDOFF = 1  #: |G - N| <= round-off of N: judged only in norm (see ``"resolution"``)
+    INCONCLUSIVE_KINK = 2  #: a kink of E within h, G between the one-sided slopes: undecidable
+    MISMATCH = 3  #: a disagreement confirmed after Richardson extrapolation
+    MISMATCH_AT_KINK = 4  #: a kink of E within h, and G outside the one-sided slopes
 
 
 #: One evaluation of E is trusted to ROUNDOFF_ULPS eps |E|: a sum of many rounded terms loses a
@@ -87,16 +108,18 @@ FLAT_STEP_MAX = 1e-2
 #: saturated sigmoid (pre-activations ~ 40, gradient ~ 1e-18) wakes up at such a step.
 FAR_STEP = 1e3
 #: Kink test on the four slopes S_k of E between t = -h, -h/2, 0, h/2, h (see :func:`_probe`).
-SLOPE_ROUNDOFF_ULPS = 4     # a slope is a difference of two evaluations over h/2: 4 eps max|E| / (h/2)
-KINK_SPREAD = 25            # the slopes must spread over 25 times their round-off to show a kink at all
-KINK_CURVATURE = 0.1        # a kink makes max|second difference of S| >= spread / 3; smooth E, O(h^2)
-KINK_SLOPE_MARGIN = 0.01    # G may lie 1 % of the spread outside the sampled one-sided slopes
-KINK_NOISE_MARGIN = 4       # ... and 4 round-off bounds of N_ij (the slopes are noisy too)
+SLOPE_ROUNDOFF_ULPS = 4  # a slope is a difference of two evaluations over h/2: 4 eps max|E| / (h/2)
+KINK_SPREAD = 25  # the slopes must spread over 25 times their round-off to show a kink at all
+KINK_CURVATURE = 0.1  # a kink makes max|second difference of S| >= spread / 3; smooth E, O(h^2)
+KINK_SLOPE_MARGIN = 0.01  # G may lie 1 % of the spread outside the sampled one-sided slopes
+KINK_NOISE_MARGIN = 4  # ... and 4 round-off bounds of N_ij (the slopes are noisy too)
 #: Richardson's estimate (4 N(h/2) - N(h)) / 3 carries (4 * 2 + 1) / 3 = 3 round-off bounds.
 RICHARDSON_NOISE = 3
 
-FLOAT32_MESSAGE = ("checking in float32: central differences resolve only about 3 digits; "
-                   "use h ~ 1e-2 and tol ~ 1e-3, or better cast to float64")
+FLOAT32_MESSAGE = (
+    "checking in float32: central differences resolve only about 3 digits; "
+    "use h ~ 1e-2 and tol ~ 1e-3, or better cast to float64"
+)
 
 
 class Float32Warning(UserWarning):
@@ -109,6 +132,7 @@ def warn_float32(stacklevel: int = 2) -> None:
 
 
 # -- central differences ----------------------------------------------------------------------
+
 
 def _values_along(f, A: np.ndarray, t: float, entries) -> np.ndarray:
     """f(A + t e_idx) for each idx of ``entries``; A (a private copy) is restored after each call."""
@@ -141,8 +165,9 @@ def _all_entries(A: np.ndarray) -> list[tuple[int, ...]]:
     return list(np.ndindex(A.shape))
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], A, h: float = 1e-6,
-                       scheme: str = "central") -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], A, h: float = 1e-6, scheme: str = "central"
+) -> np.ndarray:
     """Finite-difference gradient of the scalar ``f`` at ``A``; returns a float64 array of A's shape.
 
     ``scheme="central"`` (default): (f(A + h e) - f(A - h e)) / (2h), error O(h^2);
@@ -167,10 +192,11 @@ def numerical_gradient(f: Callable[[np.ndarray], float], A, h: float = 1e-6,
 
 # -- relative errors and norms ----------------------------------------------------------------
 
+
 def relative_error(G, N) -> float:
     """||G - N|| / (||G|| + ||N||) (Frobenius norms); 0 when both are zero. Shapes must match."""
     G, N = _same_shape(G, N)
-    s = common_scale(G, N)            # 1 unless the entries are so large or small that squares overflow
+    s = common_scale(G, N)  # 1 unless the entries are so large or small that squares overflow
     G, N = G / s, N / s
     denom = np.linalg.norm(G) + np.linalg.norm(N)
     return 0.0 if denom == 0 else float(np.linalg.norm(G - N) / denom)
@@ -197,7 +223,7 @@ def common_scale(*arrays: np.ndarray) -> float:
     overflow (entries ~1e200 gave nan) nor underflow (entries ~1e-200 gave ||G|| = 0, so any two
     tiny gradients had relative error 0)."""
     m = max(float(np.max(np.abs(a), initial=0.0)) for a in arrays)
-    if m == 0.0 or not math.isfinite(m) or 2.0 ** -500 < m < 2.0 ** 500:
+    if m == 0.0 or not math.isfinite(m) or 2.0**-500 < m < 2.0**500:
         return 1.0
     return math.ldexp(1.0, math.frexp(m)[1])
 
@@ -211,9 +237,14 @@ def frobenius_norm(A) -> float:
 
 # -- input checks -----------------------------------------------------------------------------
 
+
 def _check_h(h) -> None:
-    if not (isinstance(h, (float, int, np.floating, np.integer)) and not isinstance(h, bool)
-            and np.isfinite(h) and h > 0):
+    if not (
+        isinstance(h, (float, int, np.floating, np.integer))
+        and not isinstance(h, bool)
+        and np.isfinite(h)
+        and h > 0
+    ):
         raise ValueError(f"step h must be a positive finite number, got {h!r}")
 
 
@@ -237,12 +268,15 @@ def _checked(A, G, h, tol, name: str) -> tuple[np.ndarray, np.ndarray]:
     if G.dtype.kind != "f" or G.dtype.char not in "fd":
         raise TypeError(f"the gradient of {name} must be float32 or float64, got dtype {G.dtype}")
     if G.shape != A.shape:
-        raise ValueError(f"the gradient of {name} has shape {G.shape} but {name} has shape {A.shape}; "
-                         "a gradient has the shape of its variable")
+        raise ValueError(
+            f"the gradient of {name} has shape {G.shape} but {name} has shape {A.shape}; "
+            "a gradient has the shape of its variable"
+        )
     return A, G.astype(np.float64)
 
 
 # -- printing only what the maths determines --------------------------------------------------
+
 
 def _decade_above(x: float) -> str:
     return f"{10.0 ** math.ceil(math.log10(x)):.0e}"
@@ -285,6 +319,7 @@ def value_text(v: float, roundoff: float = 0.0, table: bool = False) -> str:
 
 # -- one comparison ---------------------------------------------------------------------------
 
+
 @dataclass
 class _Differences:
     """E at A and at A +- h e_ij for every entry, N and its round-off bound (mutable: probes refine)."""
@@ -299,7 +334,7 @@ class _Differences:
     N: np.ndarray
     noise: np.ndarray
     noise_given: bool
-    flat: np.ndarray = field(default=None)       # entries flat at +-FLAT_STEP_FACTOR h too
+    flat: np.ndarray = field(default=None)  # entries flat at +-FLAT_STEP_FACTOR h too
 
 
 def _measure(f, A: np.ndarray, h: float, noise: float | None) -> _Differences:
@@ -314,8 +349,19 @@ def _measure(f, A: np.ndarray, h: float, noise: float | None) -> _Differences:
         bound = ROUNDOFF_ULPS * eps * size / h
     else:
         bound = np.full(A.shape, float(noise))
-    return _Differences(f, A, h, eps, f0, plus, minus, (plus - minus) / (2 * h), bound,
-                        noise is not None, np.zeros(A.shape, dtype=bool))
+    return _Differences(
+        f,
+        A,
+        h,
+        eps,
+        f0,
+        plus,
+        minus,
+        (plus - minus) / (2 * h),
+        bound,
+        noise is not None,
+        np.zeros(A.shape, dtype=bool),
+    )
 
 
 def roundoff_scale(f) -> float:
@@ -326,8 +372,9 @@ def roundoff_scale(f) -> float:
     return float(getattr(f, "roundoff_scale", 0.0))
 
 
-def central_differences(f: Callable[[np.ndarray], float], A,
-                        h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+def central_differences(
+    f: Callable[[np.ndarray], float], A, h: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray]:
     """The central-difference gradient N of the scalar f at A and the round-off bound of each of its
     entries, ROUNDOFF_ULPS eps max|f| / h (both float64, of A's shape); A is not modified."""
     A = as_float_array(A, "A").copy()
@@ -340,10 +387,12 @@ def _classify(G: np.ndarray, N: np.ndarray, noise: np.ndarray, tol: float) -> np
     """First verdict per entry: agrees (N above round-off), within round-off, or disputed."""
     d = np.abs(G - N)
     agrees = d <= tol * (np.abs(G) + np.abs(N))
-    resolved = np.abs(N) > noise          # N = 0 or round-off says nothing about the entry
-    return np.select([agrees & resolved, agrees | (d <= noise)],
-                     [EntryVerdict.AGREES, EntryVerdict.WITHIN_ROUNDOFF],
-                     EntryVerdict.MISMATCH).astype(np.int64)
+    resolved = np.abs(N) > noise  # N = 0 or round-off says nothing about the entry
+    return np.select(
+        [agrees & resolved, agrees | (d <= noise)],
+        [EntryVerdict.AGREES, EntryVerdict.WITHIN_ROUNDOFF],
+        EntryVerdict.MISMATCH,
+    ).astype(np.int64)
 
 
 def _probe(m: _Differences, idx: tuple, g: float, tol: float) -> tuple[EntryVerdict, float]:
@@ -365,7 +414,7 @@ def _probe(m: _Differences, idx: tuple, g: float, tol: float) -> tuple[EntryVerd
         return (EntryVerdict.INCONCLUSIVE_KINK if inside else EntryVerdict.MISMATCH_AT_KINK), n
     richardson = (4 * (fph - fmh) / h - n) / 3
     if abs(g - richardson) <= tol * (abs(g) + abs(richardson)) + noise:
-        return EntryVerdict.AGREES, richardson              # the disagreement was truncation
+        return EntryVerdict.AGREES, richardson  # the disagreement was truncation
     return EntryVerdict.MISMATCH, richardson
 
 
@@ -457,19 +506,40 @@ def _worst(G, N, noise, status, verdict: str, reason: str | None) -> tuple[int, 
     return determined_argmax(pool, [(entry_errors(G, N), ee_roundoff), (np.abs(G - N), noise)])
 
 
-def _non_finite(f, A: np.ndarray, G: np.ndarray, h: float, tol: float, name: str) -> "Comparison":
+def _non_finite(f, A: np.ndarray, G: np.ndarray, h: float, tol: float, name: str) -> Comparison:
     """A gradient with NaN or inf entries: a mismatch at its first non-finite entry."""
     m = _measure(f, A, h, None)
     bad = ~np.isfinite(G)
     worst = tuple(int(i) for i in np.argwhere(bad)[0]) if A.shape else ()
     status = np.where(bad, EntryVerdict.MISMATCH, EntryVerdict.AGREES).astype(np.int64)
-    return Comparison(name, "mismatch", None, relative_error=math.inf, max_entry_error=math.inf,
-                      worst=worst, analytic=float(G[worst]), numeric=float(m.N[worst]), numerical=m.N,
-                      status=status, noise=m.noise, h=float(h), tol=float(tol), gradient=G)
+    return Comparison(
+        name,
+        "mismatch",
+        None,
+        relative_error=math.inf,
+        max_entry_error=math.inf,
+        worst=worst,
+        analytic=float(G[worst]),
+        numeric=float(m.N[worst]),
+        numerical=m.N,
+        status=status,
+        noise=m.noise,
+        h=float(h),
+        tol=float(tol),
+        gradient=G,
+    )
 
 
-def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: float = 1e-6,
-            name: str = "A", noise: float | None = None) -> Comparison:
+def compare(
+    f: Callable[[np.ndarray], float],
+    A,
+    G,
+    *,
+    h: float = 1e-6,
+    tol: float = 1e-6,
+    name: str = "A",
+    noise: float | None = None,
+) -> Comparison:
     """Compare the gradient G of the scalar ``f`` at A with central differences, entry by entry.
 
     A, G: float arrays of one shape. ``noise`` (optional) replaces the round-off bound of
@@ -477,7 +547,7 @@ def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: flo
     module docstring for the verdicts. f is called with copies of A; A and G are not modified.
     """
     A, G = _checked(A, G, h, tol, name)
-    if not np.all(np.isfinite(G)):                       # a mismatch, whatever the reference
+    if not np.all(np.isfinite(G)):  # a mismatch, whatever the reference
         return _non_finite(f, A, G, h, tol, name)
     m = _measure(f, A, h, noise)
     status = _classify(G, m.N, m.noise, tol)
@@ -485,10 +555,23 @@ def compare(f: Callable[[np.ndarray], float], A, G, *, h: float = 1e-6, tol: flo
     verdict, reason = _verdict(G, m, status, tol)
     worst = _worst(G, m.N, m.noise, status, verdict, reason)
     counted = status != EntryVerdict.WITHIN_ROUNDOFF
-    return Comparison(name, verdict, reason, relative_error=relative_error(G, m.N),
-                      max_entry_error=float(entry_errors(G, m.N)[counted].max(initial=0.0)),
-                      worst=worst, analytic=float(G[worst]), numeric=float(m.N[worst]), numerical=m.N,
-                      status=status, noise=m.noise, h=float(h), tol=float(tol), gradient=G, flat=m.flat)
+    return Comparison(
+        name,
+        verdict,
+        reason,
+        relative_error=relative_error(G, m.N),
+        max_entry_error=float(entry_errors(G, m.N)[counted].max(initial=0.0)),
+        worst=worst,
+        analytic=float(G[worst]),
+        numeric=float(m.N[worst]),
+        numerical=m.N,
+        status=status,
+        noise=m.noise,
+        h=float(h),
+        tol=float(tol),
+        gradient=G,
+        flat=m.flat,
+    )
 
 
 @dataclass(repr=False)
@@ -543,8 +626,10 @@ class Comparison:
         if self.verdict == "mismatch":
             return f"the gradient disagrees with the differences at {self._at()}"
         if self.reason == "kink":
-            return (f"a kink of E within h = {self.h:g} at {self._at()} (the gradient lies between the "
-                    f"one-sided slopes); move {self.name} off the kink or use one-sided differences")
+            return (
+                f"a kink of E within h = {self.h:g} at {self._at()} (the gradient lies between the "
+                f"one-sided slopes); move {self.name} off the kink or use one-sided differences"
+            )
         return self._unresolved()
 
     def values_text(self, table: bool = False) -> tuple[str, str]:
@@ -576,16 +661,20 @@ class Comparison:
     def _unresolved(self) -> str:
         within = self.status == EntryVerdict.WITHIN_ROUNDOFF
         if self.flat is not None and within.any() and np.all(self.flat[within]):
-            return (f"E does not change at all when these entries move by up to "
-                    f"{_flat_step(self.h):g}, so the gradient is zero or below "
-                    f"{float(self.noise[within].max()):.1e} there; differences that are all zero cannot "
-                    "tell a zero gradient from a tiny one (a saturated network): scale E up, "
-                    "or check at a point where the gradient is not (nearly) zero")
+            return (
+                f"E does not change at all when these entries move by up to "
+                f"{_flat_step(self.h):g}, so the gradient is zero or below "
+                f"{float(self.noise[within].max()):.1e} there; differences that are all zero cannot "
+                "tell a zero gradient from a tiny one (a saturated network): scale E up, "
+                "or check at a point where the gradient is not (nearly) zero"
+            )
         what = "float32 round-off" if self.reason == "float32" else "round-off"
-        return (f"the gradient is below what central differences resolve at h = {self.h:g}: a change "
-                f"of E by h times the gradient is lost in E's own rounding ({what} moves each numerical "
-                f"entry by up to {float(self.noise.max()):.1e}); use a larger h, scale E up or remove a "
-                "large constant part of it, float64, or a tol the reference can decide")
+        return (
+            f"the gradient is below what central differences resolve at h = {self.h:g}: a change "
+            f"of E by h times the gradient is lost in E's own rounding ({what} moves each numerical "
+            f"entry by up to {float(self.noise.max()):.1e}); use a larger h, scale E up or remove a "
+            "large constant part of it, float64, or a tol the reference can decide"
+        )
 
     def cells(self) -> tuple[str, str, str, str, str]:
         """The report's columns for this parameter: norm err, entry err, worst, analytic, numeric."""
@@ -645,11 +734,15 @@ class GradcheckReport:
         for k, c in self.comparisons.items():
             cells = list(c.cells())
             rows.append([str(k)] + cells[:2] + (cells[2:] if named else []) + [VERDICT_LABELS[c.verdict]])
-        right = {4, 5} if named else set()         # numbers right-aligned, text left-aligned
+        right = {4, 5} if named else set()  # numbers right-aligned, text left-aligned
         widths = [max(len(r[i]) for r in rows) for i in range(len(header) + 1)]
         lines = [f"tolerance {self.tol:.0e} (relative, norm and entry by entry)"]
-        lines += ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
-                            for i, (cell, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+        lines += [
+            "  ".join(
+                cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths))
+            ).rstrip()
+            for r in rows
+        ]
         for c in self.comparisons.values():
             if c.verdict == "inconclusive":
                 lines += textwrap.wrap(c.explain(), 78, initial_indent="  ", subsequent_indent="    ")
@@ -688,9 +781,8 @@ def _upstream(f, params, grads, seed: int):
 
     def vjp(J, k="the parameter"):
         J = np.asarray(J, dtype=np.float64)
-        if J.shape[:u.ndim] != u.shape:
-            raise ValueError(f"the Jacobian of {k} must have shape {u.shape} + shape of {k}, "
-                             f"got {J.shape}")
+        if J.shape[: u.ndim] != u.shape:
+            raise ValueError(f"the Jacobian of {k} must have shape {u.shape} + shape of {k}, got {J.shape}")
         return np.tensordot(u, J, axes=u.ndim)
 
     if callable(grads):
@@ -707,15 +799,18 @@ def _compare_each(f, params: Mapping, grads, h: float, tol: float) -> dict[str, 
     base = {k: np.array(v, copy=True) for k, v in params.items()}
     comparisons = {}
     for k in params:
+
         def f_k(A, k=k):
             return f({**base, k: A})
+
         f_k.roundoff_scale = roundoff_scale(f)
         comparisons[k] = compare(f_k, base[k], grads[k], h=h, tol=tol, name=str(k))
     return comparisons
 
 
-def gradcheck(f: Callable, params, grads, h: float = 1e-6, tol: float = 1e-6, *,
-              name: str | None = None, seed: int = 0) -> GradcheckReport:
+def gradcheck(
+    f: Callable, params, grads, h: float = 1e-6, tol: float = 1e-6, *, name: str | None = None, seed: int = 0
+) -> GradcheckReport:
     """Compare supplied gradients with central differences, entry by entry.
 
     Single array:  ``gradcheck(lambda W: E(W), W, G)`` — f takes the array; the report labels it
@@ -740,5 +835,9 @@ def gradcheck(f: Callable, params, grads, h: float = 1e-6, tol: float = 1e-6, *,
         arrays = [params]
     if any(np.asarray(p).dtype == np.float32 for p in arrays):
         warn_float32(stacklevel=2)
-    return GradcheckReport({k: c.relative_error for k, c in comparisons.items()}, tol,
-                           {k: c.numerical for k, c in comparisons.items()}, comparisons)
+    return GradcheckReport(
+        {k: c.relative_error for k, c in comparisons.items()},
+        tol,
+        {k: c.numerical for k, c in comparisons.items()},
+        comparisons,
+    )

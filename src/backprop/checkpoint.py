@@ -12,13 +12,13 @@ rules of :mod:`backprop.mlp` through the segment,
 and frees the segment. Peak memory ~ (L/k + 2k) arrays, smallest at k = sqrt(L/2); the price is a
 second forward pass. The numbers are those of ``MLP.loss_and_gradients``.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
-from .losses import half_squared_error_grad
 from .mlp import MLP
 
 __all__ = ["segments", "checkpointed_loss_and_gradients"]
@@ -39,8 +39,9 @@ def _layer(net: MLP, p: Mapping[str, np.ndarray], l: int, x: np.ndarray):
     return V, (net.output if l == net.L else net.hidden).f(V)
 
 
-def checkpointed_loss_and_gradients(net: MLP, X, Y, k: int, params: Mapping[str, np.ndarray] | None = None
-                                    ) -> tuple[float, dict[str, np.ndarray]]:
+def checkpointed_loss_and_gradients(
+    net: MLP, X, Y, k: int, params: Mapping[str, np.ndarray] | None = None
+) -> tuple[float, dict[str, np.ndarray]]:
     """(E, grads) of ``net.loss_and_gradients(X, Y)``, storing only every k-th activation.
 
     X (n0, B), Y (nL, B), columns are examples; k >= 1 layers per segment (k >= L: one segment,
@@ -48,37 +49,29 @@ def checkpointed_loss_and_gradients(net: MLP, X, Y, k: int, params: Mapping[str,
     """
     if getattr(net, "layout", "column") != "column":
         raise ValueError(f"checkpointed backward is written for layout='column', got {net.layout!r}")
-    p = net._params(params)
+    p = net.checked_params(params)
     parts = segments(net.L, k)
-    x = net._X(X)
-    Y = net._Y(Y, x.shape[1])
+    x, Y, _ = net.examples(X, Y)
     checkpoints = {0: x}
-    for l in range(1, net.L + 1):                       # forward: keep x_a of every segment start
+    for l in range(1, net.L + 1):  # forward: keep x_a of every segment start
         V, x = _layer(net, p, l, x)
         if l % k == 0 and l < net.L:
             checkpoints[l] = x
-    E = net._loss([x], [V], Y)
+    E = net.output_loss(V, x, Y)
     del V, x
-    B = Y.shape[1]
     grads: dict[str, np.ndarray] = {}
-    g = None                                            # dE/dx_b for the segment's top b
+    g = None  # dE/dx_b for the segment's top b
     for a, b in reversed(parts):
         xs, vs = [checkpoints.pop(a)], []
-        for l in range(a + 1, b + 1):                   # recompute the segment
+        for l in range(a + 1, b + 1):  # recompute the segment
             V, x = _layer(net, p, l, xs[-1])
             vs.append(V)
             xs.append(x)
         del V, x
         for l in range(b, a, -1):
             v_l, x_l = vs[l - a - 1], xs[l - a]
-            if l == net.L and net.loss_name == "cross_entropy":
-                Delta = x_l - Y                 # (S - Y) / B, or (S o 1^T Y - Y) / B for softmax
-                sums = Y.sum(axis=0)            # targets whose columns do not sum exactly to 1
-                if net.output.name == "softmax" and not (sums == 1).all():
-                    Delta = x_l * sums - Y
-                Delta /= B
-            elif l == net.L:
-                Delta = net.output.vjp(v_l, x_l, half_squared_error_grad(x_l, Y))
+            if l == net.L:
+                Delta = net.output_delta(v_l, x_l, Y)
             else:
                 Delta = net.hidden.vjp(v_l, x_l, g)
             grads[f"W{l}"] = Delta @ xs[l - a - 1].T
@@ -86,6 +79,6 @@ def checkpointed_loss_and_gradients(net: MLP, X, Y, k: int, params: Mapping[str,
                 grads[f"b{l}"] = Delta.sum(axis=1, keepdims=True)
             g = p[f"W{l}"].T @ Delta if l > 1 else None
             del v_l, x_l, Delta
-            vs.pop(), xs.pop()                          # x_l, v_l are no longer needed
+            vs.pop(), xs.pop()  # x_l, v_l are no longer needed
         del xs, vs
     return E, {key: grads[key] for key in net.params}

@@ -15,19 +15,32 @@ first: a right gradient is never reported as a mistake, even when G_true is symm
 the supplied exact mistakes are tested after transposed and sign but before "scaled".
 :func:`check_gradient` adds "inconclusive" wherever finite differences cannot decide.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 
 from ._checks import as_float_array
 from .activations import sigmoid
-from .checking import (RICHARDSON_NOISE, EntryVerdict, central_differences, common_scale, compare,
-                       determined_argmax, entry_errors, error_text, frobenius_norm, parameter_name,
-                       relative_error, value_text, warn_float32)
+from .checking import (
+    RICHARDSON_NOISE,
+    EntryVerdict,
+    central_differences,
+    common_scale,
+    compare,
+    determined_argmax,
+    entry_errors,
+    error_text,
+    frobenius_norm,
+    parameter_name,
+    relative_error,
+    value_text,
+    warn_float32,
+)
 from .seed import forward
 
 __all__ = ["Diagnosis", "KINDS", "diagnose", "check_gradient", "seed_mistakes", "MISTAKE_EXPLANATIONS"]
@@ -36,16 +49,20 @@ __all__ = ["Diagnosis", "KINDS", "diagnose", "check_gradient", "seed_mistakes", 
 MISTAKE_EXPLANATIONS: dict[str, str] = {
     "missing_activation_derivative": (
         "your gradient equals (s - y) x^T: the factor sigma'(v) = s - s*s of the activation is missing "
-        "(the chain rule passes through s = sigma(v), so (s - y) must be multiplied entrywise by s - s*s)"),
+        "(the chain rule passes through s = sigma(v), so (s - y) must be multiplied entrywise by s - s*s)"
+    ),
     "sigma_instead_of_sigma_prime": (
         "your gradient equals (s * (s - y)) x^T: you multiplied by sigma(v) = s where its derivative "
-        "sigma'(v) = s - s*s belongs"),
+        "sigma'(v) = s - s*s belongs"
+    ),
     "sigma_prime_at_s": (
         "your gradient uses sigma'(s) = sigma(s)(1 - sigma(s)) instead of sigma'(v) = s - s*s: the derivative "
-        "of the activation was evaluated at its output s rather than at its input v"),
+        "of the activation was evaluated at its output s rather than at its input v"
+    ),
     "reshape_instead_of_transpose": (
         "your gradient has the right shape but scrambled entries: it equals x delta^T (shape n x m) "
-        "reshaped to m x n; a reshape is not a transpose, write delta x^T (or use .T)"),
+        "reshaped to m x n; a reshape is not a transpose, write delta x^T (or use .T)"
+    ),
 }
 
 
@@ -73,14 +90,13 @@ class Diagnosis:
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
 
-    def __repr__(self) -> str:        # the exact numbers are attributes; the text is machine-independent
+    def __repr__(self) -> str:  # the exact numbers are attributes; the text is machine-independent
         extra = f", reason={self.reason!r}" if self.reason else ""
         return f"Diagnosis(kind={self.kind!r}{extra}, message={self.message!r})"
 
 
 #: Kinds :func:`diagnose` and :func:`check_gradient` return (besides the keys of ``mistakes``).
-KINDS = ("non_finite", "correct", "transposed", "wrong_sign", "scaled", "shape", "wrong",
-         "inconclusive")
+KINDS = ("non_finite", "correct", "transposed", "wrong_sign", "scaled", "shape", "wrong", "inconclusive")
 
 #: "Equal up to round-off of the array": 1000 eps max|G_true| (a gradient computed another way
 #: differs by a few ulps of its largest entries).
@@ -99,8 +115,10 @@ def _as_gradient(G, name: str) -> np.ndarray:
         raise TypeError(f"{name} is a masked array; pass a plain ndarray (e.g. {name}.filled(...))")
     arr = np.asarray(G)
     if arr.dtype.kind != "f" or arr.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must hold float32 or float64 numbers, got dtype {arr.dtype}; "
-                        f"convert it explicitly, e.g. {name}.astype(float)")
+        raise TypeError(
+            f"{name} must hold float32 or float64 numbers, got dtype {arr.dtype}; "
+            f"convert it explicitly, e.g. {name}.astype(float)"
+        )
     return arr.astype(np.float64, copy=False)
 
 
@@ -125,7 +143,7 @@ class _Printed:
 
     G: np.ndarray
     G_true: np.ndarray
-    roundoff: np.ndarray          # per entry of G_true
+    roundoff: np.ndarray  # per entry of G_true
     tol: float
 
     def error(self, e: float) -> str:
@@ -160,39 +178,58 @@ def _worst(G: np.ndarray, G_true: np.ndarray, roundoff: np.ndarray) -> tuple[tup
 
 
 def _scale_message(c: float, tol: float, c_text: str) -> str:
-    def near(a: float) -> bool:             # "twice" / "half" within tol (and never closer than 1e-12)
+    def near(a: float) -> bool:  # "twice" / "half" within tol (and never closer than 1e-12)
         return abs(c - a) <= max(tol, FACTOR_ROUNDOFF) * abs(a)
+
     if near(2.0):
-        return ("your gradient is twice the correct one: you probably forgot the 1/2 — "
-                "the derivative of 1/2 ||s - y||^2 is s - y, not 2 (s - y)")
+        return (
+            "your gradient is twice the correct one: you probably forgot the 1/2 — "
+            "the derivative of 1/2 ||s - y||^2 is s - y, not 2 (s - y)"
+        )
     if near(0.5):
-        return ("your gradient is half the correct one: an extra factor 1/2 — e.g. the 1/2 of "
-                "E = 1/2 ||s - y||^2 kept although differentiating the square already cancelled it")
+        return (
+            "your gradient is half the correct one: an extra factor 1/2 — e.g. the 1/2 of "
+            "E = 1/2 ||s - y||^2 kept although differentiating the square already cancelled it"
+        )
     if c < 0:
-        return (f"your gradient is {c_text} times the correct one: the sign is wrong and there is a "
-                "constant factor too (look at s - y versus y - s and at constants such as 1/2 or 1/B)")
-    return (f"your gradient is {c_text} times the correct one: a constant factor is wrong or missing "
-            "(look for a 1/2, a batch size B used twice or not at all, or a learning rate inside the gradient)")
+        return (
+            f"your gradient is {c_text} times the correct one: the sign is wrong and there is a "
+            "constant factor too (look at s - y versus y - s and at constants such as 1/2 or 1/B)"
+        )
+    return (
+        f"your gradient is {c_text} times the correct one: a constant factor is wrong or missing "
+        "(look for a 1/2, a batch size B used twice or not at all, or a learning rate inside the gradient)"
+    )
 
 
 def _mistake_message(key: str) -> str:
-    return MISTAKE_EXPLANATIONS.get(key, f"your gradient equals the typical mistake {key.replace('_', ' ')!r}")
+    return MISTAKE_EXPLANATIONS.get(
+        key, f"your gradient equals the typical mistake {key.replace('_', ' ')!r}"
+    )
 
 
 _MESSAGES = {
-    "transposed": ("your gradient is the transpose of the correct one: entry (i, j) holds dE/dw_ji; "
-                   "check the order of the outer product (delta x^T, not x delta^T)"),
-    "wrong_sign": ("your gradient has the wrong sign: it points downhill, so gradient descent would "
-                   "climb (look for y - s where s - y belongs, or a minus sign lost in the chain rule)"),
-    "zero": ("your gradient is zero everywhere but the correct one is not "
-             "(is the gradient computed at all, or overwritten?)"),
+    "transposed": (
+        "your gradient is the transpose of the correct one: entry (i, j) holds dE/dw_ji; "
+        "check the order of the outer product (delta x^T, not x delta^T)"
+    ),
+    "wrong_sign": (
+        "your gradient has the wrong sign: it points downhill, so gradient descent would "
+        "climb (look for y - s where s - y belongs, or a minus sign lost in the chain rule)"
+    ),
+    "zero": (
+        "your gradient is zero everywhere but the correct one is not "
+        "(is the gradient computed at all, or overwritten?)"
+    ),
 }
 
 
 def _correct_message(tol: float, atol: float) -> str:
     within = f" (or within atol = {atol:.1e} in norm)" if atol > 0 else ""
-    return (f"your gradient is correct: it agrees with the correct one to a relative {tol:.0e}{within}, "
-            "in norm and entry by entry")
+    return (
+        f"your gradient is correct: it agrees with the correct one to a relative {tol:.0e}{within}, "
+        "in norm and entry by entry"
+    )
 
 
 def _pattern(G, G_true, mistakes, tol: float, atol: float, mask) -> tuple[str, float | None]:
@@ -203,7 +240,7 @@ def _pattern(G, G_true, mistakes, tol: float, atol: float, mask) -> tuple[str, f
         m2 = np.ones(G.shape, bool) if mask is None else (mask & mask.T)
         if _matches(G * m2, G_true.T * m2, tol, atol):
             return "transposed", None
-    s = common_scale(G, G_true)                          # exact; keeps tiny or huge squares finite
+    s = common_scale(G, G_true)  # exact; keeps tiny or huge squares finite
     norm_true2 = float(np.sum((G_true / s) ** 2))
     both = norm_true2 > 0 and np.any(G != 0)
     if both and _matches(G, -G_true, tol, atol):
@@ -212,7 +249,7 @@ def _pattern(G, G_true, mistakes, tol: float, atol: float, mask) -> tuple[str, f
         if M.shape == G.shape and _matches(G, M, tol, atol) and not _same(M, G_true, tol, atol):
             return key, None
     if both:
-        c = float(np.sum((G / s) * (G_true / s))) / norm_true2   # the least-squares factor of G ~ c G_true
+        c = float(np.sum((G / s) * (G_true / s))) / norm_true2  # the least-squares factor of G ~ c G_true
         if np.isfinite(c) and c != 0 and _matches(G, c * G_true, tol, atol):
             return "scaled", c
     return "wrong", None
@@ -224,25 +261,41 @@ def _wrong_message(printed: _Printed, err: float, idx: tuple, atol: float) -> st
     if not np.any(G != 0):
         return _MESSAGES["zero"]
     if not np.any(G_true != 0):
-        return ("the correct gradient is zero here, but yours is not "
-                f"(largest entry {value_text(float(np.max(np.abs(G))))})")
+        return (
+            "the correct gradient is zero here, but yours is not "
+            f"(largest entry {value_text(float(np.max(np.abs(G))))})"
+        )
     n_bad = int(_bad_entries(G, G_true, tol, atol).sum())
     few = f"{n_bad} of {G.size} entries are wrong; " if n_bad < G.size else ""
     g, n = printed.values(idx)
-    return (f"your gradient is wrong (relative error {printed.error(err)}, worst entry "
-            f"{printed.entry_error(idx)} > {tol:.0e}) and matches no typical mistake; {few}the largest "
-            f"disagreement is at entry {idx}: yours {g}, correct {n}")
+    return (
+        f"your gradient is wrong (relative error {printed.error(err)}, worst entry "
+        f"{printed.entry_error(idx)} > {tol:.0e}) and matches no typical mistake; {few}the largest "
+        f"disagreement is at entry {idx}: yours {g}, correct {n}"
+    )
 
 
 def _non_finite_diagnosis(G: np.ndarray) -> Diagnosis:
     bad = int(np.size(G) - np.count_nonzero(np.isfinite(G)))
     entries = "entry" if bad == 1 else "entries"
-    return Diagnosis("non_finite", f"your gradient contains {bad} NaN or infinite {entries}: look for an "
-                     "overflow (e.g. exp of a large number), a division by zero or log(0)", float("inf"))
+    return Diagnosis(
+        "non_finite",
+        f"your gradient contains {bad} NaN or infinite {entries}: look for an "
+        "overflow (e.g. exp of a large number), a division by zero or log(0)",
+        float("inf"),
+    )
 
 
-def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol: float = 1e-6,
-             atol: float = 0.0, mask=None, roundoff=0.0) -> Diagnosis:
+def diagnose(
+    G,
+    G_true,
+    *,
+    mistakes: Mapping[str, np.ndarray] | None = None,
+    tol: float = 1e-6,
+    atol: float = 0.0,
+    mask=None,
+    roundoff=0.0,
+) -> Diagnosis:
     """Compare a gradient G with the correct G_true and name the mistake, if any.
 
     G, G_true: float arrays (G_true finite; G_true's shape is the right one, e.g. (m, n) for dE/dW).
@@ -266,7 +319,9 @@ def diagnose(G, G_true, *, mistakes: Mapping[str, np.ndarray] | None = None, tol
     G = _as_gradient(G, "G")
     if not (tol >= 0 and atol >= 0):
         raise ValueError(f"tol and atol must be non-negative, got tol={tol}, atol={atol}")
-    mistakes = {} if mistakes is None else {k: _as_gradient(M, f"mistakes[{k!r}]") for k, M in mistakes.items()}
+    mistakes = (
+        {} if mistakes is None else {k: _as_gradient(M, f"mistakes[{k!r}]") for k, M in mistakes.items()}
+    )
     if not np.all(np.isfinite(G)):
         return _non_finite_diagnosis(G)
     roundoff = np.broadcast_to(np.asarray(roundoff, dtype=np.float64), G_true.shape)
@@ -304,8 +359,12 @@ def _shape_diagnosis(G, G_true, mistakes, tol, roundoff) -> Diagnosis:
     if G.shape == T.shape:
         err = relative_error(G, T)
         if err <= tol:
-            return Diagnosis("transposed", f"your gradient is the transpose of the correct one: it has shape "
-                             f"{G.shape} but a gradient has the shape of its variable, {G_true.shape}", err)
+            return Diagnosis(
+                "transposed",
+                f"your gradient is the transpose of the correct one: it has shape "
+                f"{G.shape} but a gradient has the shape of its variable, {G_true.shape}",
+                err,
+            )
     for key, M in mistakes.items():
         if M.shape == G.shape and _same(G, M, tol):
             return Diagnosis(key, _mistake_message(key), float("inf"))
@@ -316,14 +375,28 @@ def _shape_diagnosis(G, G_true, mistakes, tol, roundoff) -> Diagnosis:
             hint = " Its numbers are right: only the shape is wrong (reshape it, e.g. to a column)."
         elif G.shape == T.shape:
             shown = _error_text(relative_error(G, T), G, T, roundoff, tol)
-            hint = (" It has the shape of the transpose, but even transposed it is not correct "
-                    f"(relative error {shown}).")
-    return Diagnosis("shape", f"your gradient has shape {G.shape} but it must have the shape of the variable, "
-                     f"{G_true.shape}.{hint}", err)
+            hint = (
+                " It has the shape of the transpose, but even transposed it is not correct "
+                f"(relative error {shown})."
+            )
+    return Diagnosis(
+        "shape",
+        f"your gradient has shape {G.shape} but it must have the shape of the variable, "
+        f"{G_true.shape}.{hint}",
+        err,
+    )
 
 
-def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[str, np.ndarray] | None = None,
-                   h: float = 1e-6, tol: float = 1e-6, atol: float | None = None) -> Diagnosis:
+def check_gradient(
+    f: Callable[[np.ndarray], float],
+    A,
+    G,
+    *,
+    mistakes: Mapping[str, np.ndarray] | None = None,
+    h: float = 1e-6,
+    tol: float = 1e-6,
+    atol: float | None = None,
+) -> Diagnosis:
     """Diagnose G as the gradient of the scalar f at A, with G_true from central differences.
 
     The comparison is :func:`backprop.checking.compare` (entry by entry, round-off bound
@@ -350,11 +423,18 @@ def check_gradient(f: Callable[[np.ndarray], float], A, G, *, mistakes: Mapping[
     c = compare(f, A, G_arr, h=h, tol=tol, noise=atol, name=parameter_name(f))
     worst, entry_err = (c.worst, c.analytic, c.numeric), float(entry_errors(G_arr, c.numerical)[c.worst])
     if c.verdict == "ok":
-        return Diagnosis("correct", _correct_message(tol, 0.0), c.relative_error, worst=worst,
-                         entry_error=entry_err)
+        return Diagnosis(
+            "correct", _correct_message(tol, 0.0), c.relative_error, worst=worst, entry_error=entry_err
+        )
     if c.verdict == "inconclusive":
-        return Diagnosis("inconclusive", "cannot judge: " + c.why(),
-                         c.relative_error, reason=c.reason, worst=worst, entry_error=entry_err)
+        return Diagnosis(
+            "inconclusive",
+            "cannot judge: " + c.why(),
+            c.relative_error,
+            reason=c.reason,
+            worst=worst,
+            entry_error=entry_err,
+        )
     d = _named_mistake(c, G_arr, mistakes, tol)
     return Diagnosis(d.kind, d.message, c.relative_error, d.factor, worst=worst, entry_error=entry_err)
 
@@ -366,14 +446,25 @@ def _named_mistake(c, G: np.ndarray, mistakes, tol: float) -> Diagnosis:
     n_true = frobenius_norm(N * reliable)
     noise = frobenius_norm(c.noise * reliable)
     wide = max(tol, REFERENCE_MARGIN * noise / n_true) if n_true > 0 else tol
-    d = diagnose(G, N, mistakes=mistakes, tol=wide, atol=REFERENCE_MARGIN * float(c.noise.max()),
-                 mask=None if reliable.all() else reliable, roundoff=RICHARDSON_NOISE * c.noise)
+    d = diagnose(
+        G,
+        N,
+        mistakes=mistakes,
+        tol=wide,
+        atol=REFERENCE_MARGIN * float(c.noise.max()),
+        mask=None if reliable.all() else reliable,
+        roundoff=RICHARDSON_NOISE * c.noise,
+    )
     if d.kind != "correct":
         return d
-    (g, n), (norm, entry) = c.values_text(), c.errors_text()   # right in norm, wrong in an entry
-    return Diagnosis("wrong", f"your gradient is wrong at entry {c.worst}: yours {g}, numerical {n} "
-                     f"(entry error {entry} > {tol:.0e}), although the relative error of the whole "
-                     f"array is only {norm}", c.relative_error)
+    (g, n), (norm, entry) = c.values_text(), c.errors_text()  # right in norm, wrong in an entry
+    return Diagnosis(
+        "wrong",
+        f"your gradient is wrong at entry {c.worst}: yours {g}, numerical {n} "
+        f"(entry error {entry} > {tol:.0e}), although the relative error of the whole "
+        f"array is only {norm}",
+        c.relative_error,
+    )
 
 
 def seed_mistakes(W, x, y) -> dict[str, np.ndarray]:

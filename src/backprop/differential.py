@@ -14,6 +14,7 @@ and ``backprop._checks``), sigma'(v) is written s - s**2 as in the derivation (i
 v; :func:`backprop.activations.sigmoid_prime` is the stable form), and every G is returned by
 :func:`backprop.seed.shape_like_W`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +47,7 @@ def ds(s: np.ndarray, dv: np.ndarray) -> np.ndarray:
     """ds = (S - S^2) dv = (s - s**2) * dv for s = sigma(v): s and dv columns (m, 1); returns (m, 1)."""
     s, dv = as_float_array(s, "s", ndim=2), as_float_array(dv, "dv", ndim=2)
     check_same_shape(s, dv, "s", "dv")
-    return (s - s ** 2) * dv
+    return (s - s**2) * dv
 
 
 def dE_from_ds(s: np.ndarray, y: np.ndarray, ds: np.ndarray) -> float:
@@ -77,12 +78,12 @@ def grad_W(W, x, y) -> np.ndarray:
     """G = (S - S^2)(s - y) x^T with S = Diag(s); shape (m, n) like W."""
     f = forward(W, x, y)
     S = np.diag(f.s[:, 0])
-    G = (S - S @ S) @ (f.s - f.y) @ f.x.T          # S - S^2 = Diag(s - s**2): the m x m form of sigma'(v)
+    G = (S - S @ S) @ (f.s - f.y) @ f.x.T  # S - S^2 = Diag(s - s**2): the m x m form of sigma'(v)
     return shape_like_W(G, W)
 
 
 def grad_W_hadamard(W, x, y) -> np.ndarray:
     """The same G without forming S: ((s - s**2) * (s - y)) x^T, O(mn) work."""
     f = forward(W, x, y)
-    G = ((f.s - f.s ** 2) * (f.s - f.y)) @ f.x.T
+    G = ((f.s - f.s**2) * (f.s - f.y)) @ f.x.T
     return shape_like_W(G, W)

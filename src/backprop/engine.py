@@ -21,18 +21,43 @@ Adding an operation: compute the value, make ``Tensor(value, parents=(A, ...), o
 and give it ``_vjp`` (adds to each parent's ``grad``, skipping parents with
 ``requires_grad=False``) and ``_jvp`` (maps the parents' tangents to the node's tangent).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
 from ._checks import as_float_array
-from .activations import get_activation, log_softmax, sigmoid as _sigmoid, softmax as _softmax
+from .activations import get_activation, log_softmax
+from .activations import sigmoid as _sigmoid
+from .activations import softmax as _softmax
 
-__all__ = ["Tensor", "matmul", "add", "sub", "mul", "div", "neg", "transpose", "exp", "log",
-           "sigmoid", "tanh", "relu", "sum", "sum_all", "mean", "frobenius", "half_squared_error",
-           "softmax_cross_entropy", "jvp", "topological_order", "leaves", "mlp_graph"]
+__all__ = [
+    "Tensor",
+    "matmul",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "transpose",
+    "exp",
+    "log",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "sum",
+    "sum_all",
+    "mean",
+    "frobenius",
+    "half_squared_error",
+    "softmax_cross_entropy",
+    "jvp",
+    "topological_order",
+    "leaves",
+    "mlp_graph",
+]
 
 
 class Tensor:
@@ -44,17 +69,27 @@ class Tensor:
     hold a ``grad`` only after :meth:`backward` (None before).
     """
 
-    __array_ufunc__ = None   # ``ndarray + Tensor`` calls Tensor.__radd__ instead of numpy's loop
+    __array_ufunc__ = None  # ``ndarray + Tensor`` calls Tensor.__radd__ instead of numpy's loop
 
-    def __init__(self, data, name: str = "", *, requires_grad: bool = True,
-                 parents: tuple["Tensor", ...] = (), op: str = "") -> None:
+    def __init__(
+        self,
+        data,
+        name: str = "",
+        *,
+        requires_grad: bool = True,
+        parents: tuple[Tensor, ...] = (),
+        op: str = "",
+    ) -> None:
         self.data = as_float_array(data, name or op or "data")
         if self.data.ndim not in (0, 2):
-            raise ValueError(f"{name or op or 'Tensor'}: data must be a 2-D matrix or a 0-D scalar, "
-                             f"got shape {self.data.shape}; write a vector as a column (n, 1)")
+            raise ValueError(
+                f"{name or op or 'Tensor'}: data must be a 2-D matrix or a 0-D scalar, "
+                f"got shape {self.data.shape}; write a vector as a column (n, 1)"
+            )
         self.name, self.parents, self.op = name, tuple(parents), op
-        self.requires_grad = (any(p.requires_grad for p in self.parents) if self.parents
-                              else bool(requires_grad))
+        self.requires_grad = (
+            any(p.requires_grad for p in self.parents) if self.parents else bool(requires_grad)
+        )
         self.grad = np.zeros_like(self.data) if self.requires_grad and not parents else None
         self._vjp: Callable[[], None] = lambda: None
         self._jvp: Callable[..., np.ndarray] = lambda *tangents: np.zeros_like(self.data)
@@ -64,24 +99,45 @@ class Tensor:
         return self.data.shape
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return transpose(self)
 
     def __repr__(self) -> str:
         label = self.name or (f"<{self.op}>" if self.op else "leaf")
         return f"Tensor({label}, shape={self.shape}, requires_grad={self.requires_grad})"
 
-    def __add__(self, other): return add(self, other)
-    def __radd__(self, other): return add(other, self)
-    def __sub__(self, other): return sub(self, other)
-    def __rsub__(self, other): return sub(other, self)
-    def __mul__(self, other): return mul(self, other)
-    def __rmul__(self, other): return mul(other, self)
-    def __truediv__(self, other): return div(self, other)
-    def __rtruediv__(self, other): return div(other, self)
-    def __matmul__(self, other): return matmul(self, other)
-    def __rmatmul__(self, other): return matmul(other, self)
-    def __neg__(self): return neg(self)
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return sub(other, self)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(other, self)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return div(other, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        return neg(self)
 
     def zero_grad(self) -> None:
         """Reset the leaves' ``grad`` to zero (and drop the inner nodes') in this node's graph."""
@@ -100,12 +156,16 @@ class Tensor:
         use the node (reverse topological order), so its ``grad`` is complete when passed on.
         """
         if not self.requires_grad:
-            raise ValueError(f"backward(): {self!r} does not depend on any tensor with "
-                             "requires_grad=True, so there is nothing to differentiate")
+            raise ValueError(
+                f"backward(): {self!r} does not depend on any tensor with "
+                "requires_grad=True, so there is nothing to differentiate"
+            )
         if Gbar is None:
             if self.data.size != 1:
-                raise ValueError(f"backward() starts from a scalar E, but this tensor has shape "
-                                 f"{self.shape}; reduce it first (sum, mean, a loss) or pass Gbar")
+                raise ValueError(
+                    f"backward() starts from a scalar E, but this tensor has shape "
+                    f"{self.shape}; reduce it first (sum, mean, a loss) or pass Gbar"
+                )
             Gbar = np.ones_like(self.data)
         Gbar = as_float_array(Gbar, "Gbar")
         if Gbar.shape != self.shape:
@@ -113,7 +173,7 @@ class Tensor:
         order = [n for n in topological_order(self) if n.requires_grad]
         for node in order:
             if node.parents:
-                node.grad = None                # inner gradients are made as they are needed
+                node.grad = None  # inner gradients are made as they are needed
         self.grad = self.grad + Gbar if not self.parents else Gbar.copy()
         for node in reversed(order):
             for p in node.parents:
@@ -154,8 +214,7 @@ def jvp(root: Tensor, tangents: Mapping[Tensor, np.ndarray]) -> np.ndarray:
             t = tangents[node] if id(node) in ids else np.zeros_like(node.data)
             t = as_float_array(t, f"tangent of {node!r}")
             if t.shape != node.shape:
-                raise ValueError(f"jvp: the tangent of {node!r} has shape {t.shape}, "
-                                 f"expected {node.shape}")
+                raise ValueError(f"jvp: the tangent of {node!r} has shape {t.shape}, expected {node.shape}")
             d[id(node)] = t
         else:
             d[id(node)] = node._jvp(*[d[id(p)] for p in node.parents])
@@ -164,10 +223,12 @@ def jvp(root: Tensor, tangents: Mapping[Tensor, np.ndarray]) -> np.ndarray:
 
 # -- helpers ---------------------------------------------------------------------------------
 
+
 def _t(a, name: str) -> Tensor:
     """A Tensor as is; anything else (a number, an array) becomes a constant."""
-    return a if isinstance(a, Tensor) else Tensor(a if np.ndim(a) else np.float64(a), name,
-                                                  requires_grad=False)
+    return (
+        a if isinstance(a, Tensor) else Tensor(a if np.ndim(a) else np.float64(a), name, requires_grad=False)
+    )
 
 
 def _compute(op: str, f: Callable[[], np.ndarray], *inputs: Tensor) -> np.ndarray:
@@ -193,17 +254,21 @@ def _result_shape(op: str, A: Tensor, B: Tensor) -> tuple[int, ...]:
     """The shape of an entrywise op: one operand fixes it, the other equals it or is a column,
     row or scalar that numpy broadcasts to it. Anything else (column op row ...) is an error."""
     for full, other in ((A, B), (B, A)):
-        if other.data.ndim == 0 or other.shape == full.shape or (
-                full.data.ndim == 2 and all(o in (1, f) for o, f in zip(other.shape, full.shape))):
+        if (
+            other.data.ndim == 0
+            or other.shape == full.shape
+            or (full.data.ndim == 2 and all(o in (1, f) for o, f in zip(other.shape, full.shape)))
+        ):
             return full.shape
-    raise ValueError(f"{op}: shapes {A.shape} and {B.shape} do not fit: one operand must have the "
-                     f"other's shape or be a column (m, 1), a row (1, n) or a scalar against it")
+    raise ValueError(
+        f"{op}: shapes {A.shape} and {B.shape} do not fit: one operand must have the "
+        f"other's shape or be a column (m, 1), a row (1, n) or a scalar against it"
+    )
 
 
 def _need_2d(T: Tensor, op: str) -> None:
     if T.data.ndim != 2:
-        raise ValueError(f"{op} needs 2-D matrices (use columns (n, 1) for vectors), "
-                         f"got shape {T.shape}")
+        raise ValueError(f"{op} needs 2-D matrices (use columns (n, 1) for vectors), got shape {T.shape}")
 
 
 def _node(value, op: str, parents: tuple[Tensor, ...]) -> Tensor:
@@ -211,6 +276,7 @@ def _node(value, op: str, parents: tuple[Tensor, ...]) -> Tensor:
 
 
 # -- matrix product and entrywise arithmetic -------------------------------------------------
+
 
 def matmul(A, B) -> Tensor:
     """C = A B for A (m, k), B (k, n); C is (m, n).
@@ -221,8 +287,10 @@ def matmul(A, B) -> Tensor:
     A, B = _t(A, "A"), _t(B, "B")
     _need_2d(A, "matmul"), _need_2d(B, "matmul")
     if A.shape[1] != B.shape[0]:
-        raise ValueError(f"matmul: A has shape {A.shape} and B has shape {B.shape}; "
-                         f"A's {A.shape[1]} columns must equal B's {B.shape[0]} rows")
+        raise ValueError(
+            f"matmul: A has shape {A.shape} and B has shape {B.shape}; "
+            f"A's {A.shape[1]} columns must equal B's {B.shape[0]} rows"
+        )
     C = _node(_compute("matmul", lambda: A.data @ B.data, A, B), "matmul", (A, B))
 
     def vjp() -> None:
@@ -230,6 +298,7 @@ def matmul(A, B) -> Tensor:
             A.grad += C.grad @ B.data.T
         if B.requires_grad:
             B.grad += A.data.T @ C.grad
+
     C._vjp, C._jvp = vjp, lambda dA, dB: dA @ B.data + A.data @ dB
     return C
 
@@ -246,6 +315,7 @@ def _entrywise(op: str, A, B, f, dA_rule, dB_rule, jvp_rule) -> Tensor:
             A.grad += _unbroadcast(dA_rule(C.grad, A.data, B.data, C.data), A.shape)
         if B.requires_grad:
             B.grad += _unbroadcast(dB_rule(C.grad, A.data, B.data, C.data), B.shape)
+
     C._vjp = vjp
     C._jvp = lambda dA, dB: np.broadcast_to(jvp_rule(dA, dB, A.data, B.data, C.data), C.shape)
     return C
@@ -256,20 +326,29 @@ def add(A, B) -> Tensor:
     dE = Gbar : (dA + db 1^T) = Gbar : dA + Gbar 1 : db: dE/dA = Gbar,
     grad_b E = Gbar 1 (a column, the shape of b)
     (the row sums of Gbar); a row or a scalar is summed back the same way."""
-    return _entrywise("add", A, B, np.add, lambda G, a, b, c: G, lambda G, a, b, c: G,
-                      lambda da, db, a, b, c: da + db)
+    return _entrywise(
+        "add", A, B, np.add, lambda G, a, b, c: G, lambda G, a, b, c: G, lambda da, db, a, b, c: da + db
+    )
 
 
 def sub(A, B) -> Tensor:
     """C = A - B: dE/dA = Gbar, dE/dB = -Gbar (each summed back to its shape)."""
-    return _entrywise("sub", A, B, np.subtract, lambda G, a, b, c: G, lambda G, a, b, c: -G,
-                      lambda da, db, a, b, c: da - db)
+    return _entrywise(
+        "sub", A, B, np.subtract, lambda G, a, b, c: G, lambda G, a, b, c: -G, lambda da, db, a, b, c: da - db
+    )
 
 
 def mul(A, B) -> Tensor:
     """C = A o B (entrywise). dC = dA o B + A o dB, so dE/dA = Gbar o B, dE/dB = Gbar o A."""
-    return _entrywise("mul", A, B, np.multiply, lambda G, a, b, c: G * b,
-                      lambda G, a, b, c: G * a, lambda da, db, a, b, c: da * b + a * db)
+    return _entrywise(
+        "mul",
+        A,
+        B,
+        np.multiply,
+        lambda G, a, b, c: G * b,
+        lambda G, a, b, c: G * a,
+        lambda da, db, a, b, c: da * b + a * db,
+    )
 
 
 def div(A, B) -> Tensor:
@@ -278,8 +357,15 @@ def div(A, B) -> Tensor:
     B_ = _t(B, "B")
     if np.any(B_.data == 0):
         raise ValueError(f"div: the divisor of shape {B_.shape} has zero entries")
-    return _entrywise("div", A, B_, np.divide, lambda G, a, b, c: G / b,
-                      lambda G, a, b, c: -G * c / b, lambda da, db, a, b, c: (da - c * db) / b)
+    return _entrywise(
+        "div",
+        A,
+        B_,
+        np.divide,
+        lambda G, a, b, c: G / b,
+        lambda G, a, b, c: -G * c / b,
+        lambda da, db, a, b, c: (da - c * db) / b,
+    )
 
 
 def _unary(op: str, A, f, f_prime) -> Tensor:
@@ -291,6 +377,7 @@ def _unary(op: str, A, f, f_prime) -> Tensor:
     def vjp() -> None:
         if A.requires_grad:
             A.grad += f_prime(A.data, S.data) * S.grad
+
     S._vjp, S._jvp = vjp, lambda dA: f_prime(A.data, S.data) * dA
     return S
 
@@ -308,6 +395,7 @@ def transpose(A) -> Tensor:
     def vjp() -> None:
         if A.requires_grad:
             A.grad += C.grad.T
+
     C._vjp, C._jvp = vjp, lambda dA: dA.T
     return C
 
@@ -321,8 +409,9 @@ def log(A) -> Tensor:
     """S = log(A) for A > 0: dS = dA / A, dE/dA = Gbar / A."""
     A = _t(A, "A")
     if np.any(A.data <= 0):
-        raise ValueError(f"log: needs positive entries, but the input of shape {A.shape} "
-                         f"has minimum {A.data.min()}")
+        raise ValueError(
+            f"log: needs positive entries, but the input of shape {A.shape} has minimum {A.data.min()}"
+        )
     return _unary("log", A, np.log, lambda a, s: 1.0 / a)
 
 
@@ -346,20 +435,23 @@ def relu(V) -> Tensor:
 
 # -- reductions and losses -------------------------------------------------------------------
 
+
 def sum(A, axis: int | None = None) -> Tensor:  # noqa: A001 (engine.sum, as numpy.sum)
     """e = sum of A's entries: axis=None gives a 0-D scalar, e = 1 1^T : A, and
     dE/dA = gbar 1 1^T; axis=0 gives the row 1^T A (1, n), axis=1 the column A 1 (m, 1),
     and dE/dA copies Gbar along the summed axis."""
     A = _t(A, "A")
     if axis not in (None, 0, 1) or (axis is not None and A.data.ndim != 2):
-        raise ValueError(f"sum: axis must be None, 0 or 1 for a 2-D input, got axis={axis!r} "
-                         f"for shape {A.shape}")
+        raise ValueError(
+            f"sum: axis must be None, 0 or 1 for a 2-D input, got axis={axis!r} for shape {A.shape}"
+        )
     keep = axis is not None
     e = _node(np.asarray(A.data.sum(axis=axis, keepdims=keep)), "sum", (A,))
 
     def vjp() -> None:
         if A.requires_grad:
             A.grad += np.broadcast_to(e.grad, A.shape)
+
     e._vjp, e._jvp = vjp, lambda dA: np.asarray(dA.sum(axis=axis, keepdims=keep))
     return e
 
@@ -385,13 +477,13 @@ def frobenius(A, C) -> Tensor:
     A = _t(A, "A")
     C = as_float_array(C.data if isinstance(C, Tensor) else C, "C")
     if C.shape != A.shape:
-        raise ValueError(f"frobenius: A has shape {A.shape} but C has shape {C.shape}; "
-                         "they must match")
+        raise ValueError(f"frobenius: A has shape {A.shape} but C has shape {C.shape}; they must match")
     e = _node(np.array(np.sum(A.data * C)), "frobenius", (A,))
 
     def vjp() -> None:
         if A.requires_grad:
             A.grad += e.grad * C
+
     e._vjp, e._jvp = vjp, lambda dA: np.array(np.sum(C * dA))
     return e
 
@@ -399,8 +491,10 @@ def frobenius(A, C) -> Tensor:
 def _target(Y, S: Tensor, who: str) -> np.ndarray:
     Y = as_float_array(Y.data if isinstance(Y, Tensor) else Y, "Y")
     if Y.shape != S.shape:
-        raise ValueError(f"{who}: targets Y have shape {Y.shape} but the output has shape "
-                         f"{S.shape}; they must match exactly (no broadcasting)")
+        raise ValueError(
+            f"{who}: targets Y have shape {Y.shape} but the output has shape "
+            f"{S.shape}; they must match exactly (no broadcasting)"
+        )
     return Y
 
 
@@ -420,6 +514,7 @@ def half_squared_error(S, Y) -> Tensor:
     def vjp() -> None:
         if S.requires_grad:
             S.grad += E.grad * R / B
+
     E._vjp, E._jvp = vjp, lambda dS: np.array(np.sum(R * dS) / B)
     return E
 
@@ -444,6 +539,7 @@ def softmax_cross_entropy(V, Y) -> Tensor:
     def vjp() -> None:
         if V.requires_grad:
             V.grad += E.grad * rule()
+
     E._vjp, E._jvp = vjp, lambda dV: np.array(np.sum(rule() * dV))
     return E
 
@@ -472,4 +568,3 @@ def mlp_graph(net, X, Y, params: Mapping[str, np.ndarray] | None = None):
     if net.loss_name == "cross_entropy":
         raise ValueError("mlp_graph: cross-entropy with a sigmoid output is not in the engine")
     return half_squared_error(ACT[net.output.name](V), Y), P, Vs
-

@@ -14,6 +14,7 @@ when n_out sigma^2 E[f'(v)^2] = 1 (book/13_initialisation.ipynb derives and meas
 ``"auto"`` is backprop.MLP's original choice: "he" for the hidden layers of a ReLU network,
 "lecun" for every other layer (including the output layer of a ReLU network).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,7 @@ __all__ = ["SCHEMES", "weight_std"]
 SCHEMES = ("auto", "normal", "lecun", "xavier", "he")
 
 
-def weight_std(scheme: str, n_in: int, n_out: int, *, hidden: str | None = None,
-               last: bool = False) -> float:
+def weight_std(scheme: str, n_in: int, n_out: int, *, hidden: str | None = None, last: bool = False) -> float:
     """Standard deviation of the N(0, sigma^2) entries of a weight matrix (n_out, n_in).
 
     ``hidden`` (the network's hidden activation) and ``last`` (the output layer) matter only
@@ -34,6 +34,5 @@ def weight_std(scheme: str, n_in: int, n_out: int, *, hidden: str | None = None,
         raise ValueError(f"unknown init {scheme!r}; choose one of {list(SCHEMES)}")
     if scheme == "auto":
         scheme = "he" if hidden == "relu" and not last else "lecun"
-    variance = {"normal": 1.0, "lecun": 1.0 / n_in, "xavier": 2.0 / (n_in + n_out),
-                "he": 2.0 / n_in}[scheme]
+    variance = {"normal": 1.0, "lecun": 1.0 / n_in, "xavier": 2.0 / (n_in + n_out), "he": 2.0 / n_in}[scheme]
     return float(np.sqrt(variance))

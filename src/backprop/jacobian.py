@@ -12,6 +12,7 @@ and ``backprop._checks``), sigma'(v) is written s - s**2 as in the derivation (i
 v; :func:`backprop.activations.sigmoid_prime` is the stable form), and every G is returned by
 :func:`backprop.seed.shape_like_W`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,17 @@ import numpy as np
 from ._checks import as_float_array, as_positive_int, as_strict_column, check_same_shape
 from .seed import forward, shape_like_W
 
-__all__ = ["dE_ds", "ds_dv", "dv_dW", "unfold", "dv_dvecW", "vec", "grad_W", "grad_W_vec",
-           "grad_W_denominator"]
+__all__ = [
+    "dE_ds",
+    "ds_dv",
+    "dv_dW",
+    "unfold",
+    "dv_dvecW",
+    "vec",
+    "grad_W",
+    "grad_W_vec",
+    "grad_W_denominator",
+]
 
 
 def dE_ds(s: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -35,7 +45,7 @@ def ds_dv(s: np.ndarray) -> np.ndarray:
 
     s: column (m, 1) (rows and 1-D vectors are refused)."""
     s = as_strict_column(s, "s")
-    return np.diag((s - s ** 2)[:, 0])
+    return np.diag((s - s**2)[:, 0])
 
 
 def dv_dW(x: np.ndarray, m: int) -> np.ndarray:
@@ -44,7 +54,7 @@ def dv_dW(x: np.ndarray, m: int) -> np.ndarray:
     n = x.shape[0]
     T = np.zeros((m, m, n), dtype=x.dtype)
     for k in range(m):
-        T[k, k, :] = x[:, 0]          # only the slice i = k is non-zero
+        T[k, k, :] = x[:, 0]  # only the slice i = k is non-zero
     return T
 
 
@@ -80,7 +90,7 @@ def grad_W(W, x, y) -> np.ndarray:
     """G = dE/dW (m, n): the row dE/ds @ ds/dv, contracted with the 3-D dv/dW over k."""
     f = forward(W, x, y)
     m = f.s.shape[0]
-    dE_dv = dE_ds(f.s, f.y) @ ds_dv(f.s)                   # (1, m)
+    dE_dv = dE_ds(f.s, f.y) @ ds_dv(f.s)  # (1, m)
     G = np.tensordot(dE_dv[0], dv_dW(f.x, m), axes=(0, 0))  # sum over k -> (m, n)
     return shape_like_W(G, W)
 
@@ -101,8 +111,8 @@ def grad_W_denominator(W, x, y) -> np.ndarray:
     """
     f = forward(W, x, y)
     m = f.s.shape[0]
-    dE_ds_col = f.s - f.y                                   # (m, 1)
-    dE_dv_col = ds_dv(f.s).T @ dE_ds_col                    # (m, 1): the order is reversed
-    T_den = dv_dW(f.x, m).transpose(1, 2, 0)                # (m, n, m): [i, j, k]
-    G = np.tensordot(T_den, dE_dv_col[:, 0], axes=(2, 0))   # sum over k -> (m, n)
+    dE_ds_col = f.s - f.y  # (m, 1)
+    dE_dv_col = ds_dv(f.s).T @ dE_ds_col  # (m, 1): the order is reversed
+    T_den = dv_dW(f.x, m).transpose(1, 2, 0)  # (m, n, m): [i, j, k]
+    G = np.tensordot(T_den, dE_dv_col[:, 0], axes=(2, 0))  # sum over k -> (m, n)
     return shape_like_W(G, W)

@@ -7,6 +7,7 @@ gradient with respect to V is (S - Y) / B for a sigmoid output and, for softmax,
 (S diag(1^T Y) - Y) / B: the general gradient, exact whatever the column sums 1^T y_b
 are (for targets summing to 1 it is the familiar (S - Y) / B).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,14 @@ import numpy as np
 from ._checks import as_float_array, check_same_shape, refuse_masked
 from .activations import log_softmax
 
-__all__ = ["half_squared_error", "half_squared_error_grad", "cross_entropy_from_logits",
-           "cross_entropy_grad", "check_probability_targets", "LOSSES"]
+__all__ = [
+    "half_squared_error",
+    "half_squared_error_grad",
+    "cross_entropy_from_logits",
+    "cross_entropy_grad",
+    "check_probability_targets",
+    "LOSSES",
+]
 
 LOSSES = ("half_squared_error", "cross_entropy")
 
@@ -70,7 +77,7 @@ def _cross_entropy_grad(S: np.ndarray, Y: np.ndarray, output: str) -> np.ndarray
         sums = Y.sum(axis=0)
         if not (sums == 1).all():
             Delta = S * sums - Y
-    Delta /= S.shape[1]                 # in place: the same numbers as (S - Y) / B
+    Delta /= S.shape[1]  # in place: the same numbers as (S - Y) / B
     return Delta
 
 
@@ -98,4 +105,6 @@ def check_probability_targets(Y: np.ndarray, output: str) -> None:
     if Y.min() < 0 or Y.max() > 1:
         raise ValueError("cross-entropy targets Y must lie in [0, 1]")
     if output == "softmax" and float(np.abs(Y.sum(axis=0) - 1).max()) > 1e-5:
-        raise ValueError("with a softmax output each column of Y must sum to 1 (one-hot or a probability vector)")
+        raise ValueError(
+            "with a softmax output each column of Y must sum to 1 (one-hot or a probability vector)"
+        )

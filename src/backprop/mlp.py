@@ -10,21 +10,28 @@ Backward, with the gradient Delta_l = grad_{V_l} E (shape of V_l; book/notation.
 V_l = X_{l-1} W_l^T + 1 b_l^T with b_l of shape (n_l,); dE/dW_l = Delta_l^T X_{l-1}. It is the
 same computation on transposed views, so its numbers equal the column layout's on X^T, Y^T.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ._checks import as_float_array
 from .activations import get_activation
 from .init import weight_std
-from .losses import (LOSSES, check_probability_targets, cross_entropy_from_logits,
-                     _cross_entropy_grad, half_squared_error, half_squared_error_grad)
+from .losses import (
+    LOSSES,
+    _cross_entropy_grad,
+    check_probability_targets,
+    cross_entropy_from_logits,
+    half_squared_error,
+    half_squared_error_grad,
+)
 
 __all__ = ["MLP"]
 
-LAYOUTS = ("column", "batch_first")     # examples as columns (the book) or as rows (PyTorch)
+LAYOUTS = ("column", "batch_first")  # examples as columns (the book) or as rows (PyTorch)
 
 
 class MLP:
@@ -43,14 +50,25 @@ class MLP:
     rows are examples, b_l of shape (sizes[l],) like ``torch.nn.Linear``; W_l keeps its shape).
     """
 
-    def __init__(self, sizes: Sequence[int], hidden: str | None = "sigmoid", output: str = "sigmoid",
-                 loss: str = "half_squared_error", bias: bool = True, seed: int = 0,
-                 dtype=np.float64, init: str = "auto", layout: str = "column") -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        hidden: str | None = "sigmoid",
+        output: str = "sigmoid",
+        loss: str = "half_squared_error",
+        bias: bool = True,
+        seed: int = 0,
+        dtype=np.float64,
+        init: str = "auto",
+        layout: str = "column",
+    ) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
         self.layout = layout
         sizes = list(sizes)
-        if len(sizes) < 2 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0 for k in sizes):
+        if len(sizes) < 2 or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0 for k in sizes
+        ):
             raise ValueError(f"sizes must list at least two positive integers [n0, ..., nL], got {sizes!r}")
         if hidden is None and len(sizes) > 2:
             raise ValueError(f"sizes {sizes} has hidden layers, so hidden= must name an activation")
@@ -61,13 +79,15 @@ class MLP:
         if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
             raise ValueError(f"loss='cross_entropy' needs output='softmax' or 'sigmoid', got {output!r}")
         if loss == "half_squared_error" and not self.output.elementwise:
-            raise ValueError("half_squared_error is implemented for elementwise outputs; use "
-                             "loss='cross_entropy' with a softmax output")
+            raise ValueError(
+                "half_squared_error is implemented for elementwise outputs; use "
+                "loss='cross_entropy' with a softmax output"
+            )
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.sizes, self.loss_name, self.bias, self.seed = sizes, loss, bool(bias), seed
-        weight_std(init, 1, 1)                  # an unknown scheme fails before any drawing
+        weight_std(init, 1, 1)  # an unknown scheme fails before any drawing
         self.init = init
         rng = np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
@@ -88,9 +108,11 @@ class MLP:
 
     def __repr__(self) -> str:
         h = self.hidden.name if self.hidden else None
-        return (f"MLP(sizes={self.sizes}, hidden={h!r}, output={self.output.name!r}, "
-                f"loss={self.loss_name!r}, bias={self.bias}"
-                + (f", layout={self.layout!r})" if self.layout != "column" else ")"))
+        return (
+            f"MLP(sizes={self.sizes}, hidden={h!r}, output={self.output.name!r}, "
+            f"loss={self.loss_name!r}, bias={self.bias}"
+            + (f", layout={self.layout!r})" if self.layout != "column" else ")")
+        )
 
     # -- data in the model's layout (what backprop.train.momentum_sgd uses) ----------------------
     @property
@@ -120,7 +142,7 @@ class MLP:
         return X[:, index], Y[:, index]
 
     # -- checks ---------------------------------------------------------------------------------
-    def _params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
+    def checked_params(self, params: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
         """``params`` checked: the keys of self.params, each a finite real ndarray (not masked) of
         the model's dtype and the right shape; None means self.params."""
         if params is None:
@@ -134,11 +156,12 @@ class MLP:
                 what = "a masked array" if isinstance(P, np.ma.MaskedArray) else type(P).__name__
                 raise TypeError(f"{name} must be a plain numpy ndarray of shape {want}, got {what}")
             if P.dtype != self.dtype:
-                raise TypeError(f"{name} has dtype {P.dtype}, but the model computes in {self.dtype} "
-                                f"(shape {want}); convert it, e.g. {name}.astype(np.{self.dtype})")
+                raise TypeError(
+                    f"{name} has dtype {P.dtype}, but the model computes in {self.dtype} "
+                    f"(shape {want}); convert it, e.g. {name}.astype(np.{self.dtype})"
+                )
             if P.shape != want:
-                raise ValueError(f"{name} has shape {P.shape}, expected {want} in "
-                                 f"layout={self.layout!r}")
+                raise ValueError(f"{name} has shape {P.shape}, expected {want} in layout={self.layout!r}")
             if not np.isfinite(P).all():
                 raise ValueError(f"{name} (shape {P.shape}) contains NaN or infinite values")
         return params
@@ -147,24 +170,31 @@ class MLP:
         X = as_float_array(X, "X", ndim=2)
         if self.layout == "batch_first":
             if X.shape[1] != self.sizes[0]:
-                raise ValueError(f"X must have shape (B, {self.sizes[0]}) in layout='batch_first' "
-                                 f"(rows are examples), got {X.shape}")
-            X = X.T                             # a view: the column computation on X^T
+                raise ValueError(
+                    f"X must have shape (B, {self.sizes[0]}) in layout='batch_first' "
+                    f"(rows are examples), got {X.shape}"
+                )
+            X = X.T  # a view: the column computation on X^T
         elif X.shape[0] != self.sizes[0]:
-            raise ValueError(f"X must have shape ({self.sizes[0]}, B) in layout='column' "
-                             f"(columns are examples), got {X.shape}")
+            raise ValueError(
+                f"X must have shape ({self.sizes[0]}, B) in layout='column' "
+                f"(columns are examples), got {X.shape}"
+            )
         return X.astype(self.dtype, copy=False)
 
     def _Y(self, Y, B: int) -> np.ndarray:
         Y = as_float_array(Y, "Y", ndim=2)
         if self.layout == "batch_first":
             if Y.shape != (B, self.sizes[-1]):
-                raise ValueError(f"Y must have shape {(B, self.sizes[-1])} like the output in "
-                                 f"layout='batch_first', got {Y.shape}")
+                raise ValueError(
+                    f"Y must have shape {(B, self.sizes[-1])} like the output in "
+                    f"layout='batch_first', got {Y.shape}"
+                )
             Y = Y.T
         elif Y.shape != (self.sizes[-1], B):
-            raise ValueError(f"Y must have shape {(self.sizes[-1], B)} like the output in "
-                             f"layout='column', got {Y.shape}")
+            raise ValueError(
+                f"Y must have shape {(self.sizes[-1], B)} like the output in layout='column', got {Y.shape}"
+            )
         if self.loss_name == "cross_entropy":
             check_probability_targets(Y, self.output.name)
         return Y.astype(self.dtype, copy=False)
@@ -173,7 +203,7 @@ class MLP:
     def forward(self, X, params: Mapping[str, np.ndarray] | None = None) -> tuple[list, list]:
         """Return ([X_0, ..., X_L], [V_1, ..., V_L]); X (n0, B), or (B, n0) and every X_l, V_l
         of shape (B, n_l) in layout='batch_first'."""
-        xs, vs = self._forward(X, self._params(params))
+        xs, vs = self._forward(X, self.checked_params(params))
         if self.layout == "batch_first":
             return [A.T for A in xs], [V.T for V in vs]
         return xs, vs
@@ -188,7 +218,7 @@ class MLP:
                 if self.layout == "batch_first":
                     b = np.asarray(b)[:, None]  # (n_l,) -> the column (n_l, 1), a view
                 if getattr(b, "dtype", None) == V.dtype:
-                    V += b                      # in place: the same sums as V + b, one array fewer
+                    V += b  # in place: the same sums as V + b, one array fewer
                 else:
                     V = V + b
             f = self.output if l == self.L else self.hidden
@@ -200,28 +230,33 @@ class MLP:
         """Network output X_L, shape (nL, B) ((B, nL) in layout='batch_first')."""
         return self.forward(X, params)[0][-1]
 
-    def _loss(self, xs, vs, Y) -> float:
+    def output_loss(self, V_L: np.ndarray, X_L: np.ndarray, Y: np.ndarray) -> float:
+        """E of the output layer's V_L and X_L = f_L(V_L), each (nL, B), against checked Y (nL, B)."""
         if self.loss_name == "cross_entropy":
-            return cross_entropy_from_logits(vs[-1], Y, self.output.name)
-        return half_squared_error(xs[-1], Y)
+            return cross_entropy_from_logits(V_L, Y, self.output.name)
+        return half_squared_error(X_L, Y)
+
+    def output_delta(self, V_L: np.ndarray, X_L: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Delta_L = dE/dV_L (nL, B), where the backward pass starts (shapes as in output_loss)."""
+        if self.loss_name == "cross_entropy":
+            return _cross_entropy_grad(X_L, Y, self.output.name)  # (X_L - Y) / B for one-hot Y
+        return self.output.vjp(V_L, X_L, half_squared_error_grad(X_L, Y))
 
     def loss(self, X, Y, params: Mapping[str, np.ndarray] | None = None) -> float:
         """Mean loss E over the batch; X (n0, B), Y (nL, B) (transposed in 'batch_first')."""
-        xs, vs = self._forward(X, self._params(params))
-        return self._loss(xs, vs, self._Y(Y, xs[0].shape[1]))
+        xs, vs = self._forward(X, self.checked_params(params))
+        return self.output_loss(vs[-1], xs[-1], self._Y(Y, xs[0].shape[1]))
 
-    def loss_and_gradients(self, X, Y, params: Mapping[str, np.ndarray] | None = None
-                           ) -> tuple[float, dict[str, np.ndarray]]:
+    def loss_and_gradients(
+        self, X, Y, params: Mapping[str, np.ndarray] | None = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """(E, grads) with grads[k] of the shape of params[k]."""
-        p = self._params(params)
+        p = self.checked_params(params)
         xs, vs = self._forward(X, p)
         B = xs[0].shape[1]
         Y = self._Y(Y, B)
-        E = self._loss(xs, vs, Y)
-        if self.loss_name == "cross_entropy":
-            Delta = _cross_entropy_grad(xs[-1], Y, self.output.name)  # (X_L - Y) / B for one-hot Y
-        else:
-            Delta = self.output.vjp(vs[-1], xs[-1], half_squared_error_grad(xs[-1], Y))
+        E = self.output_loss(vs[-1], xs[-1], Y)
+        Delta = self.output_delta(vs[-1], xs[-1], Y)
         grads: dict[str, np.ndarray] = {}
         for l in range(self.L, 0, -1):
             grads[f"W{l}"] = Delta @ xs[l - 1].T

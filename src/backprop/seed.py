@@ -8,6 +8,7 @@ The three approach modules (:mod:`backprop.subscript`, :mod:`backprop.jacobian`,
 :mod:`backprop.differential`) all start from :func:`forward`, which checks their inputs, differ
 only in how they compute G = dE/dW, and return it through :func:`shape_like_W`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,9 @@ class Forward:
         return float(0.5 * np.sum(r * r))
 
     def __repr__(self) -> str:
-        return f"Forward(x {self.x.shape}, v {self.v.shape}, s {self.s.shape}, y {self.y.shape}, E={self.E!r})"
+        return (
+            f"Forward(x {self.x.shape}, v {self.v.shape}, s {self.s.shape}, y {self.y.shape}, E={self.E!r})"
+        )
 
 
 def forward(W, x, y) -> Forward:
@@ -50,7 +53,9 @@ def forward(W, x, y) -> Forward:
     m, n = W.shape
     x_arr = as_float_array(x, "x", ndim=(1, 2))
     if x_arr.shape not in ((n,), (n, 1)):
-        raise ValueError(f"x must have shape ({n}, 1) or ({n},) to be multiplied by W of shape {W.shape}, got {x_arr.shape}")
+        raise ValueError(
+            f"x must have shape ({n}, 1) or ({n},) to be multiplied by W of shape {W.shape}, got {x_arr.shape}"
+        )
     x_col = x_arr.reshape(n, 1)
     y_arr = as_float_array(y, "y", ndim=(1, 2))
     s_shape = (m,) if x_arr.ndim == 1 else (m, 1)

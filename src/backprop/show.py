@@ -21,6 +21,7 @@ that it reads as plain text in the book, JupyterLab, Colab and any Markdown view
 invisible output in the format of ``myst_nb.glue`` (so the book build knows it), written with
 IPython alone: a chapter runs in a plain Jupyter kernel with only the learner's install.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,9 +62,14 @@ def glue(name: str, text: str) -> None:
     if not (isinstance(name, str) and name.replace("_", "").isalnum() and name[:1].isalpha()):
         raise ValueError(f"glue name must be a Python-style identifier, got {name!r}")
     if not isinstance(text, str):
-        raise TypeError(f"glue records the text the prose shows: format {name} first, "
-                        f"e.g. f'{{value:.1f}}' (got {type(text).__name__})")
-    from IPython.display import display   # only where it is used: the package needs no IPython
+        raise TypeError(
+            f"glue records the text the prose shows: format {name} first, "
+            f"e.g. f'{{value:.1f}}' (got {type(text).__name__})"
+        )
+    from IPython.display import display  # only where it is used: the package needs no IPython
 
-    display({GLUE_MIME: repr(text)}, raw=True,
-            metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+    display(
+        {GLUE_MIME: repr(text)},
+        raw=True,
+        metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
+    )

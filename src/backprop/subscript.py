@@ -14,6 +14,7 @@ and ``backprop._checks``), sigma'(v) is written s - s**2 as in the derivation (i
 v; :func:`backprop.activations.sigmoid_prime` is the stable form), and every G is returned by
 :func:`backprop.seed.shape_like_W`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,9 @@ def dv_dw(f: Forward, k: int, i: int, j: int) -> float:
     if type(f) is not Forward:
         raise TypeError(f"f must be the Forward of seed.forward(W, x, y), got {type(f).__name__}")
     m, n = f.s.shape[0], f.x.shape[0]
-    if not (type(k) is int and type(i) is int and type(j) is int
-            and 0 <= k < m and 0 <= i < m and 0 <= j < n):      # the loops' case is kept cheap
+    if not (
+        type(k) is int and type(i) is int and type(j) is int and 0 <= k < m and 0 <= i < m and 0 <= j < n
+    ):  # the loops' case is kept cheap
         k, i, j = as_index(k, "k", m), as_index(i, "i", m), as_index(j, "j", n)
     return float(f.x[j, 0]) if k == i else 0.0
 
@@ -60,7 +62,7 @@ def grad_W_einsum(W, x, y) -> np.ndarray:
     G_ij = sum_k (s_k - y_k) sigma'(v_k) delta_ki x_j."""
     f = forward(W, x, y)
     m = f.s.shape[0]
-    r, sp, xv = (f.s - f.y)[:, 0], (f.s - f.s ** 2)[:, 0], f.x[:, 0]
+    r, sp, xv = (f.s - f.y)[:, 0], (f.s - f.s**2)[:, 0], f.x[:, 0]
     G = np.einsum("k,k,ki,j->ij", r, sp, np.eye(m), xv)
     return shape_like_W(G, W)
 

@@ -8,11 +8,11 @@ with one gradient per positional input of ``forward``, in its order and of its s
   columns are examples, each row normalised over the batch (training mode);
 - :mod:`~backprop.layers.layernorm`: the same, each column normalised over its features;
 - :mod:`~backprop.layers.conv2d`: ``forward(X, K, b, stride=1, padding=0)``, batch-first
-  images X (B, C, H, W), K (F, C, kh, kw), b (F,); a cross-correlation;
+  images X (B, C, n_h, n_w), K (F, C, k_h, k_w), b (F,); a cross-correlation;
 - :mod:`~backprop.layers.maxpool2d`: ``forward(X, size, stride)``, windows may overlap;
 - :mod:`~backprop.layers.attention`: ``forward(Q, K, V, causal=False)``, rows are positions;
 - :mod:`~backprop.layers.spatial_batchnorm`: ``forward(X, gamma, beta, eps=1e-5)``, images
-  X (B, C, H, W), each channel normalised over (B, H, W), gamma and beta (C,);
+  X (B, C, n_h, n_w), each channel normalised over (B, n_h, n_w), gamma and beta (C,);
 - :mod:`~backprop.layers.dropout`: ``forward(X, p=0.5, rng=None, training=True)``, inverted
   dropout, the mask drawn from ``rng`` and kept in the cache;
 - :mod:`~backprop.layers.layernorm_rows`: ``forward(X, gamma, beta, eps=1e-5)``, X (..., d)
@@ -29,13 +29,41 @@ with one gradient per positional input of ``forward``, in its order and of its s
 - :mod:`~backprop.layers.tiny_transformer`: embedding, one block and an output layer,
   trained on generated digit sequences.
 """
-from . import attention, batchnorm, conv2d, layernorm, maxpool2d
-from . import dropout, feedforward, layernorm_rows, multihead_attention, spatial_batchnorm
-from . import residual, transformer_block
-from . import cnn, tiny_transformer
+
+from . import (
+    attention,
+    batchnorm,
+    cnn,
+    conv2d,
+    dropout,
+    feedforward,
+    layernorm,
+    layernorm_rows,
+    maxpool2d,
+    multihead_attention,
+    residual,
+    spatial_batchnorm,
+    tiny_transformer,
+    transformer_block,
+)
 from .check import gradcheck
 from .residual import Residual
 
-__all__ = ["batchnorm", "layernorm", "conv2d", "maxpool2d", "attention", "gradcheck", "cnn",
-           "spatial_batchnorm", "dropout", "layernorm_rows", "feedforward", "multihead_attention",
-           "residual", "Residual", "transformer_block", "tiny_transformer"]
+__all__ = [
+    "batchnorm",
+    "layernorm",
+    "conv2d",
+    "maxpool2d",
+    "attention",
+    "gradcheck",
+    "cnn",
+    "spatial_batchnorm",
+    "dropout",
+    "layernorm_rows",
+    "feedforward",
+    "multihead_attention",
+    "residual",
+    "Residual",
+    "transformer_block",
+    "tiny_transformer",
+]

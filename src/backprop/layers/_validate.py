@@ -4,6 +4,7 @@ Every layer validates its inputs before any arithmetic (see :mod:`backprop._chec
 so a wrong shape, dtype or option fails with a message that names the argument, the
 shape it has and the shape it needs.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,23 +28,28 @@ def check_dout(dout, shape: tuple[int, ...]) -> np.ndarray:
     """The upstream gradient dE/d(out): finite floats of exactly the output's shape."""
     arr = as_float_array(dout, "dout")
     if arr.shape != tuple(shape):
-        raise ValueError(f"dout has shape {arr.shape} but the layer's output has shape "
-                         f"{tuple(shape)}; the upstream gradient must have the output's shape")
+        raise ValueError(
+            f"dout has shape {arr.shape} but the layer's output has shape "
+            f"{tuple(shape)}; the upstream gradient must have the output's shape"
+        )
     return arr
 
 
 def check_cache(cache: Any, kind: type, layer: str) -> None:
     """Raise ``TypeError`` unless ``cache`` is what this layer's ``forward`` returned."""
     if not isinstance(cache, kind):
-        raise TypeError(f"cache must be the second value returned by {layer}.forward "
-                        f"(a {kind.__name__}), got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must be the second value returned by {layer}.forward "
+            f"(a {kind.__name__}), got {type(cache).__name__}"
+        )
 
 
 def pair(value, name: str, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints (height, width), each at least ``minimum``."""
     items = value if isinstance(value, (tuple, list)) else (value, value)
     ok = len(items) == 2 and all(
-        isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) for k in items)
+        isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) for k in items
+    )
     if not ok:
         raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r}")
     if min(items) < minimum:

@@ -20,6 +20,7 @@ all its heads through them. A query whose row of the mask allows no key at all g
 P = 0 on that row (see :func:`masked_softmax`): its output row is 0 and no gradient flows
 through it, instead of the 0/0 = NaN of a plain softmax over -inf scores.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,16 @@ import numpy as np
 
 from ._validate import as_array, check_cache, check_dout
 
-__all__ = ["forward", "backward", "AttentionCache", "causal_mask", "row_softmax_backward",
-           "masked_softmax", "attend", "attend_backward"]
+__all__ = [
+    "forward",
+    "backward",
+    "AttentionCache",
+    "causal_mask",
+    "row_softmax_backward",
+    "masked_softmax",
+    "attend",
+    "attend_backward",
+]
 
 
 class AttentionCache(NamedTuple):
@@ -66,26 +75,28 @@ def masked_softmax(Sc: np.ndarray, allowed: np.ndarray | None = None) -> np.ndar
         Sc = np.where(allowed, Sc, -np.inf)
     m = Sc.max(axis=-1, keepdims=True)
     if allowed is not None:
-        m = np.where(m == -np.inf, 0.0, m)        # a row with no key: exp(-inf - 0) = 0, no NaN
-    E = np.exp(Sc - m)                            # exp(-inf) = 0 on masked entries
+        m = np.where(m == -np.inf, 0.0, m)  # a row with no key: exp(-inf - 0) = 0, no NaN
+    E = np.exp(Sc - m)  # exp(-inf) = 0 on masked entries
     Z = E.sum(axis=-1, keepdims=True)
     return E / (Z if allowed is None else np.where(Z > 0, Z, 1.0))
 
 
-def attend(Q: np.ndarray, K: np.ndarray, V: np.ndarray,
-           allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def attend(
+    Q: np.ndarray, K: np.ndarray, V: np.ndarray, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(out, P) with P = masked_softmax(Q K^T / sqrt(d), allowed) and out = P V.
 
     Q (..., T, d), K (..., S, d), V (..., S, d_v) with the same leading axes; returns
     out (..., T, d_v) and P (..., T, S). No checks: callers validate their inputs.
     """
-    Sc = (Q @ np.swapaxes(K, -1, -2)) / math.sqrt(Q.shape[-1])   # a Python float keeps float32
+    Sc = (Q @ np.swapaxes(K, -1, -2)) / math.sqrt(Q.shape[-1])  # a Python float keeps float32
     P = masked_softmax(Sc, allowed)
     return P @ V, P
 
 
-def attend_backward(dout: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
-                    P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def attend_backward(
+    dout: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray, P: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dQ, dK, dV) of :func:`attend` from dout (..., T, d_v): the module docstring's lines."""
     dV = np.swapaxes(P, -1, -2) @ dout
     dSc = row_softmax_backward(P, dout @ np.swapaxes(V, -1, -2)) / math.sqrt(Q.shape[-1])
@@ -98,11 +109,15 @@ def forward(Q, K, V, causal: bool = False) -> tuple[np.ndarray, AttentionCache]:
     K = as_array(K, "K", 2, "(S, d): one row per key position")
     V = as_array(V, "V", 2, "(S, d_v): one row per key position")
     if K.shape[1] != Q.shape[1]:
-        raise ValueError(f"K has shape {K.shape} but Q has shape {Q.shape}: queries and keys "
-                         f"need the same width d, K must have shape ({K.shape[0]}, {Q.shape[1]})")
+        raise ValueError(
+            f"K has shape {K.shape} but Q has shape {Q.shape}: queries and keys "
+            f"need the same width d, K must have shape ({K.shape[0]}, {Q.shape[1]})"
+        )
     if V.shape[0] != K.shape[0]:
-        raise ValueError(f"V has shape {V.shape} but K has shape {K.shape}: one value row per "
-                         f"key, V must have shape ({K.shape[0]}, d_v)")
+        raise ValueError(
+            f"V has shape {V.shape} but K has shape {K.shape}: one value row per "
+            f"key, V must have shape ({K.shape[0]}, d_v)"
+        )
     if not isinstance(causal, (bool, np.bool_)):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     # causal: every row keeps key 0, so masked_softmax never meets a row with no key here

@@ -13,6 +13,7 @@ r = 1 / sqrt(var + eps), means taken along each row:
     dX = r * (dXhat - mean(dXhat) - Xhat * mean(dXhat * Xhat)),
     dgamma = sum_b dout * Xhat,   dbeta = sum_b dout.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -32,7 +33,7 @@ class NormCache(NamedTuple):
     r: np.ndarray
     gamma: np.ndarray
     axis: int
-    shapes: tuple          # shapes of gamma and beta as given (returned gradients match)
+    shapes: tuple  # shapes of gamma and beta as given (returned gradients match)
 
 
 def normalise(X: np.ndarray, axis: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -45,8 +46,9 @@ def normalise(X: np.ndarray, axis: int, eps: float) -> tuple[np.ndarray, np.ndar
 
 def normalise_backward(dXhat: np.ndarray, Xhat: np.ndarray, r: np.ndarray, axis: int) -> np.ndarray:
     """dX from dXhat: r * (dXhat - mean(dXhat) - Xhat * mean(dXhat * Xhat)) along ``axis``."""
-    return r * (dXhat - dXhat.mean(axis=axis, keepdims=True)
-                - Xhat * np.mean(dXhat * Xhat, axis=axis, keepdims=True))
+    return r * (
+        dXhat - dXhat.mean(axis=axis, keepdims=True) - Xhat * np.mean(dXhat * Xhat, axis=axis, keepdims=True)
+    )
 
 
 def check_inputs(X, gamma, beta, eps) -> tuple:
@@ -57,8 +59,10 @@ def check_inputs(X, gamma, beta, eps) -> tuple:
     for name, p in (("gamma", gamma), ("beta", beta)):
         p = as_float_array(p, name, ndim=(1, 2))
         if p.shape not in ((n, 1), (n,)):
-            raise ValueError(f"{name} has shape {p.shape} but X of shape {X.shape} has {n} "
-                             f"features (rows): {name} must have shape ({n}, 1)")
+            raise ValueError(
+                f"{name} has shape {p.shape} but X of shape {X.shape} has {n} "
+                f"features (rows): {name} must have shape ({n}, 1)"
+            )
         params.append(p)
     gamma, beta = params
     eps = positive_float(eps, "eps")
@@ -72,10 +76,12 @@ def forward(X, gamma, beta, eps: float = 1e-5) -> tuple[np.ndarray, NormCache]:
     """
     X, gamma, beta, eps, shapes = check_inputs(X, gamma, beta, eps)
     if X.shape[1] < 2:
-        raise ValueError(f"batchnorm needs at least 2 examples (columns) to normalise over, "
-                         f"got X of shape {X.shape}: with B = 1 each feature's mean is its one "
-                         "value and its variance 0, so every normalised value is 0 (out = beta "
-                         "whatever X) and the gradient dX is 0")
+        raise ValueError(
+            f"batchnorm needs at least 2 examples (columns) to normalise over, "
+            f"got X of shape {X.shape}: with B = 1 each feature's mean is its one "
+            "value and its variance 0, so every normalised value is 0 (out = beta "
+            "whatever X) and the gradient dX is 0"
+        )
     Xhat, r = normalise(X, 1, eps)
     return gamma * Xhat + beta, NormCache(Xhat, r, gamma, 1, shapes)
 

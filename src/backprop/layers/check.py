@@ -5,11 +5,12 @@ whose gradient with respect to each input is exactly what ``backward(G, cache)``
 return. G is drawn at random: an all-ones G can hide a wrong backward (for batch
 normalisation, sum(out) does not even depend on X, so any dX that vanishes passes).
 """
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 import numpy as np
 
@@ -19,8 +20,16 @@ from ..checking import GradcheckReport
 __all__ = ["gradcheck"]
 
 
-def gradcheck(layer: ModuleType, *inputs, dout=None, backward: Callable | None = None,
-              seed: int = 0, h: float = 1e-6, tol: float = 1e-7, **options) -> GradcheckReport:
+def gradcheck(
+    layer: ModuleType,
+    *inputs,
+    dout=None,
+    backward: Callable | None = None,
+    seed: int = 0,
+    h: float = 1e-6,
+    tol: float = 1e-7,
+    **options,
+) -> GradcheckReport:
     """Check each gradient of ``backward`` (default ``layer.backward``) with
     :func:`backprop.gradcheck` (entrywise verdicts "ok" / "mismatch" / "inconclusive").
 
@@ -36,10 +45,10 @@ def gradcheck(layer: ModuleType, *inputs, dout=None, backward: Callable | None =
         raise ValueError(f"backward returned {len(grads)} gradients for {len(inputs)} inputs")
     names = list(inspect.signature(layer.forward).parameters)[: len(inputs)]
 
-    def E(P):   # the scalar G : out, as a function of the dict of inputs
+    def E(P):  # the scalar G : out, as a function of the dict of inputs
         return float(np.sum(dout * layer.forward(*(P[n] for n in names), **options)[0]))
 
-    E.roundoff_scale = float(np.sum(np.abs(dout * out)))   # E's terms cancel: round-off follows them
+    E.roundoff_scale = float(np.sum(np.abs(dout * out)))  # E's terms cancel: round-off follows them
 
     # the course's checker: entry by entry, with "inconclusive" where differences cannot decide
     return checking.gradcheck(E, dict(zip(names, inputs)), dict(zip(names, grads)), h=h, tol=tol)

@@ -10,6 +10,7 @@ everywhere else in the package, so the pooled maps are flattened into columns:
 Backward runs the same chain in reverse: dV = (softmax(V) - Y) / B, dW = dV Z^T,
 dc = dV 1, dZ = W^T dV, dM = dZ.T reshaped, then maxpool2d, relu and conv2d backward.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,14 +18,15 @@ import numpy as np
 from .._checks import as_labels, as_pair, as_positive_int
 from ..activations import log_softmax, relu_prime, softmax
 from ..train import History, momentum_sgd
-from ._validate import as_array
 from . import conv2d, maxpool2d
+from ._validate import as_array
 
 __all__ = ["SmallCNN", "CNN_DIGITS_SETTINGS", "as_images", "sgd"]
 
 #: Settings of the convolution chapter (book/16_convolution.ipynb), reused by the benchmark.
-CNN_DIGITS_SETTINGS: dict = dict(filters=16, learning_rate=0.05, momentum=0.9, batch_size=32,
-                                 epochs=15, seed=0, test_size=0.25)
+CNN_DIGITS_SETTINGS: dict = dict(
+    filters=16, learning_rate=0.05, momentum=0.9, batch_size=32, epochs=15, seed=0, test_size=0.25
+)
 
 
 def as_images(X_columns) -> np.ndarray:
@@ -47,7 +49,8 @@ class SmallCNN:
         self.classes = as_positive_int(classes, "classes")
         rng = np.random.default_rng(seed)
         self.params = {
-            "K": rng.standard_normal((F, 1, 3, 3)) * np.sqrt(2 / 9), "b": np.zeros(F),
+            "K": rng.standard_normal((F, 1, 3, 3)) * np.sqrt(2 / 9),
+            "b": np.zeros(F),
             "W": rng.standard_normal((classes, 16 * F)) / np.sqrt(16 * F),
             "c": np.zeros((classes, 1)),
         }
@@ -58,7 +61,7 @@ class SmallCNN:
         X = _images(X)
         A, conv_cache = conv2d.forward(X, p["K"], p["b"], padding=1)
         M, pool_cache = maxpool2d.forward(np.maximum(A, 0), 2, 2)
-        Z = M.reshape(M.shape[0], -1).T                          # (16 F, B): columns again
+        Z = M.reshape(M.shape[0], -1).T  # (16 F, B): columns again
         return p["W"] @ Z + p["c"], (A, conv_cache, M.shape, pool_cache, Z)
 
     def loss(self, X, labels, params: dict | None = None) -> float:
@@ -112,8 +115,18 @@ def _images(X) -> np.ndarray:
     return X
 
 
-def sgd(net: SmallCNN, X, labels, *, learning_rate: float, batch_size: int, epochs: int,
-        momentum: float = 0.0, seed: int = 0, validation: tuple | None = None) -> History:
+def sgd(
+    net: SmallCNN,
+    X,
+    labels,
+    *,
+    learning_rate: float,
+    batch_size: int,
+    epochs: int,
+    momentum: float = 0.0,
+    seed: int = 0,
+    validation: tuple | None = None,
+) -> History:
     """Train ``net`` in place on images X (B, 1, 8, 8) and labels (B,) by backprop.train.momentum_sgd
     (the loop, guards and seeding of backprop.train.sgd); ``validation=(X_val, labels_val)`` records
     the held-out accuracy after every epoch."""
@@ -123,5 +136,15 @@ def sgd(net: SmallCNN, X, labels, *, learning_rate: float, batch_size: int, epoc
 
         def score() -> float:
             return net.accuracy(X_val, labels_val)
-    return momentum_sgd(net, X, labels, learning_rate=learning_rate, batch_size=batch_size,
-                        epochs=epochs, momentum=momentum, seed=seed, score=score)
+
+    return momentum_sgd(
+        net,
+        X,
+        labels,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        epochs=epochs,
+        momentum=momentum,
+        seed=seed,
+        score=score,
+    )

@@ -15,6 +15,7 @@ same M that forward used,
 and a backward that draws a new mask (or forgets the 1 / (1 - p)) computes the gradient of
 a different function. p = 1 is refused: it would drop everything, and 1 / (1 - p) is 1/0.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -38,18 +39,23 @@ def check_options(p, rng, training) -> tuple[float, np.random.Generator | None, 
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise TypeError(f"p must be a number in [0, 1), the probability of dropping, got {p!r}")
     if not 0 <= p < 1:
-        raise ValueError(f"p must lie in [0, 1), got {p!r}"
-                         + (": p = 1 drops every entry and the scale 1 / (1 - p) is 1/0" if p == 1 else ""))
+        raise ValueError(
+            f"p must lie in [0, 1), got {p!r}"
+            + (": p = 1 drops every entry and the scale 1 / (1 - p) is 1/0" if p == 1 else "")
+        )
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"training must be True or False, got {training!r}")
     if training and p > 0 and not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy Generator, e.g. np.random.default_rng(seed), so that "
-                        f"the mask is reproducible; got {rng!r}")
+        raise TypeError(
+            "rng must be a numpy Generator, e.g. np.random.default_rng(seed), so that "
+            f"the mask is reproducible; got {rng!r}"
+        )
     return float(p), rng, bool(training)
 
 
-def forward(X, p: float = 0.5, rng: np.random.Generator | None = None,
-            training: bool = True) -> tuple[np.ndarray, DropoutCache]:
+def forward(
+    X, p: float = 0.5, rng: np.random.Generator | None = None, training: bool = True
+) -> tuple[np.ndarray, DropoutCache]:
     """out = M * X (X's shape), M drawn from ``rng`` (see the module docstring).
 
     p: probability of dropping an entry, 0 <= p < 1; rng: the generator the mask is drawn

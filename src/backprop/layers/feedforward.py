@@ -15,14 +15,15 @@ sum taken over all rows (all leading axes):
 (With the rows flattened into a matrix, X of shape (N, d): dW1 = dU^T X is chapter 12's
 batch-first dense-layer gradient.)
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import relu_prime
 from .._checks import as_float_array
+from ..activations import relu_prime
 from ._validate import check_cache, check_dout
 
 __all__ = ["forward", "backward", "FeedForwardCache"]
@@ -42,16 +43,16 @@ def _matrix(W, name: str, rows: str, columns: int, why: str) -> np.ndarray:
     """W as a 2-D float array with ``columns`` columns (any number of ``rows``), or raise."""
     W = as_float_array(W, name, ndim=2)
     if W.shape[1] != columns:
-        raise ValueError(f"{name} has shape {W.shape} but {why}: {name} must have shape "
-                         f"({rows}, {columns})")
+        raise ValueError(f"{name} has shape {W.shape} but {why}: {name} must have shape ({rows}, {columns})")
     return W
 
 
 def _vector(c, name: str, n: int, W_name: str) -> np.ndarray:
     c = as_float_array(c, name)
     if c.shape != (n,):
-        raise ValueError(f"{name} has shape {c.shape} but {W_name} has {n} rows: "
-                         f"{name} must have shape ({n},)")
+        raise ValueError(
+            f"{name} has shape {c.shape} but {W_name} has {n} rows: {name} must have shape ({n},)"
+        )
     return c
 
 
@@ -75,9 +76,9 @@ def backward(dout, cache: FeedForwardCache) -> tuple[np.ndarray, ...]:
     check_cache(cache, FeedForwardCache, "feedforward")
     X, U, R, W1, W2 = cache
     G = check_dout(dout, U.shape[:-1] + (W2.shape[0],))
-    rows = tuple(range(G.ndim - 1))                      # every axis but the features
+    rows = tuple(range(G.ndim - 1))  # every axis but the features
     dR = G @ W2
     dU = dR * relu_prime(U)
-    dW2 = np.tensordot(G, R, axes=(rows, rows))          # sum over the rows of G^T R
+    dW2 = np.tensordot(G, R, axes=(rows, rows))  # sum over the rows of G^T R
     dW1 = np.tensordot(dU, X, axes=(rows, rows))
     return dU @ W1, dW1, dU.sum(axis=rows), dW2, G.sum(axis=rows)

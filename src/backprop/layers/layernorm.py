@@ -12,6 +12,7 @@ gamma, beta)``. Backward: the batch-norm formula with the means taken down each 
 
 and dgamma = sum_b dout * Xhat, dbeta = sum_b dout (gamma is still shared by the batch).
 """
+
 from __future__ import annotations
 
 import numpy as np

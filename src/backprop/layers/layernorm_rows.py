@@ -17,6 +17,7 @@ means over the last axis,
 d = 1 is refused: a single feature normalised over itself is always 0 (out = beta for every
 X, dX = 0), which is never what a model means.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -45,14 +46,18 @@ def check_inputs(X, gamma, beta, eps) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise ValueError(f"X must have at least 1 axis (..., d), got shape {X.shape}")
     d = X.shape[-1]
     if d < 2:
-        raise ValueError(f"X has shape {X.shape}: layer norm over d = {d} feature normalises "
-                         "every row to 0 (out = beta whatever X, and dX = 0); it needs d >= 2")
+        raise ValueError(
+            f"X has shape {X.shape}: layer norm over d = {d} feature normalises "
+            "every row to 0 (out = beta whatever X, and dX = 0); it needs d >= 2"
+        )
     params = []
     for name, p in (("gamma", gamma), ("beta", beta)):
         p = as_float_array(p, name)
         if p.shape != (d,):
-            raise ValueError(f"{name} has shape {p.shape} but X of shape {X.shape} has d = {d} "
-                             f"features (last axis): {name} must have shape ({d},)")
+            raise ValueError(
+                f"{name} has shape {p.shape} but X of shape {X.shape} has d = {d} "
+                f"features (last axis): {name} must have shape ({d},)"
+            )
         params.append(p)
     return X, params[0], params[1], positive_float(eps, "eps")
 
@@ -73,5 +78,5 @@ def backward(dout, cache: RowNormCache) -> tuple[np.ndarray, np.ndarray, np.ndar
     Xhat, r, gamma = cache
     dout = check_dout(dout, Xhat.shape)
     dX = normalise_backward(gamma * dout, Xhat, r, -1)
-    rows = tuple(range(Xhat.ndim - 1))                    # every axis but the features
+    rows = tuple(range(Xhat.ndim - 1))  # every axis but the features
     return dX, np.sum(dout * Xhat, axis=rows), np.sum(dout, axis=rows)

@@ -54,6 +54,7 @@ the same 0, as does ``jax.nn.softmax(Sc, where=allowed)``; ``nn.MultiheadAttenti
 default ``need_weights=True`` gives NaN.) The cache stores P: B h T^2 numbers, the T^2-per-head
 memory of attention.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -114,40 +115,50 @@ def check_inputs(X, Ws, heads, causal, key_padding) -> tuple:
     Ws = tuple(as_array(W, name, 2, f"({d}, {d})") for name, W in zip(("Wq", "Wk", "Wv", "Wo"), Ws))
     for name, W in zip(("Wq", "Wk", "Wv", "Wo"), Ws):
         if W.shape != (d, d):
-            raise ValueError(f"{name} has shape {W.shape} but X of shape {X.shape} has d = {d} "
-                             f"features: {name} must have shape ({d}, {d})")
+            raise ValueError(
+                f"{name} has shape {W.shape} but X of shape {X.shape} has d = {d} "
+                f"features: {name} must have shape ({d}, {d})"
+            )
     if isinstance(heads, (bool, np.bool_)) or not isinstance(heads, (int, np.integer)):
         raise TypeError(f"heads must be a positive int, got {heads!r}")
     if heads < 1 or d % heads:
-        raise ValueError(f"heads must be a positive divisor of d = {d} (each head gets d / heads "
-                         f"features), got heads = {heads}")
+        raise ValueError(
+            f"heads must be a positive divisor of d = {d} (each head gets d / heads "
+            f"features), got heads = {heads}"
+        )
     if not isinstance(causal, (bool, np.bool_)):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     if key_padding is not None:
         key_padding = np.asarray(key_padding)
         if key_padding.dtype != bool:
-            raise TypeError(f"key_padding must be a boolean array, True at padded positions, got "
-                            f"dtype {key_padding.dtype} (additive float masks are not accepted)")
+            raise TypeError(
+                f"key_padding must be a boolean array, True at padded positions, got "
+                f"dtype {key_padding.dtype} (additive float masks are not accepted)"
+            )
         if key_padding.shape != (B, T):
-            raise ValueError(f"key_padding has shape {key_padding.shape} but X has shape "
-                             f"{X.shape}: key_padding must have shape ({B}, {T})")
+            raise ValueError(
+                f"key_padding has shape {key_padding.shape} but X has shape "
+                f"{X.shape}: key_padding must have shape ({B}, {T})"
+            )
     return X, Ws, int(heads), bool(causal), key_padding
 
 
-def forward(X, Wq, Wk, Wv, Wo, heads: int = 1, causal: bool = False,
-            key_padding=None) -> tuple[np.ndarray, MultiheadCache]:
+def forward(
+    X, Wq, Wk, Wv, Wo, heads: int = 1, causal: bool = False, key_padding=None
+) -> tuple[np.ndarray, MultiheadCache]:
     """out (B, T, d) = merge(attention of each head) Wo^T, X (B, T, d), each W (d, d).
 
     ``key_padding`` (B, T) boolean, True at padded positions (no query attends to them).
     """
     X, (Wq, Wk, Wv, Wo), h, causal, key_padding = check_inputs(
-        X, (Wq, Wk, Wv, Wo), heads, causal, key_padding)
+        X, (Wq, Wk, Wv, Wo), heads, causal, key_padding
+    )
     B, T, _ = X.shape
-    Qs, Ks, Vs = (split_heads(X @ W.T, h) for W in (Wq, Wk, Wv))       # (B, h, T, d_k)
-    allowed = allowed_keys(B, T, causal, key_padding)                    # (B, 1, T, T)
-    Os, P = attend(Qs, Ks, Vs, allowed)                                  # (B, h, T, d_k)
-    C = merge_heads(Os)                                                  # (B, T, d)
-    no_key = ~allowed[:, 0].any(axis=-1)                                 # (B, T)
+    Qs, Ks, Vs = (split_heads(X @ W.T, h) for W in (Wq, Wk, Wv))  # (B, h, T, d_k)
+    allowed = allowed_keys(B, T, causal, key_padding)  # (B, 1, T, T)
+    Os, P = attend(Qs, Ks, Vs, allowed)  # (B, h, T, d_k)
+    C = merge_heads(Os)  # (B, T, d)
+    no_key = ~allowed[:, 0].any(axis=-1)  # (B, T)
     return C @ Wo.T, MultiheadCache(X, Wq, Wk, Wv, Wo, Qs, Ks, Vs, P, C, no_key)
 
 
@@ -156,10 +167,15 @@ def backward(dout, cache: MultiheadCache) -> tuple[np.ndarray, ...]:
     check_cache(cache, MultiheadCache, "multihead_attention")
     X, Wq, Wk, Wv, Wo, Qs, Ks, Vs, P, C, _ = cache
     G = check_dout(dout, X.shape)
-    rows = ((0, 1), (0, 1))                                  # sum over b and t
-    dWo = np.tensordot(G, C, axes=rows)                      # (d, d)
-    dOs = split_heads(G @ Wo, Qs.shape[1])                   # (B, h, T, d_k)
-    dQ, dK, dV = (merge_heads(g) for g in attend_backward(dOs, Qs, Ks, Vs, P))   # (B, T, d)
+    rows = ((0, 1), (0, 1))  # sum over b and t
+    dWo = np.tensordot(G, C, axes=rows)  # (d, d)
+    dOs = split_heads(G @ Wo, Qs.shape[1])  # (B, h, T, d_k)
+    dQ, dK, dV = (merge_heads(g) for g in attend_backward(dOs, Qs, Ks, Vs, P))  # (B, T, d)
     dX = dQ @ Wq + dK @ Wk + dV @ Wv
-    return (dX, np.tensordot(dQ, X, axes=rows), np.tensordot(dK, X, axes=rows),
-            np.tensordot(dV, X, axes=rows), dWo)
+    return (
+        dX,
+        np.tensordot(dQ, X, axes=rows),
+        np.tensordot(dK, X, axes=rows),
+        np.tensordot(dV, X, axes=rows),
+        dWo,
+    )

@@ -21,6 +21,7 @@ A Residual is itself a layer: ``forward(X, [gamma, beta,] *params, **options)`` 
 :func:`~backprop.layers.gradcheck` and stacked. :mod:`~backprop.layers.transformer_block`
 is two of them.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,8 +31,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._checks import as_float_array
-from ._validate import check_cache, check_dout
 from . import layernorm_rows
+from ._validate import check_cache, check_dout
 
 __all__ = ["Residual", "ResidualCache"]
 
@@ -88,8 +89,10 @@ class Residual:
             params = params[2:]
         F, inner = self.layer.forward(A, *params, **options)
         if F.shape != X.shape:
-            raise ValueError(f"{self.__name__}: the layer's output has shape {F.shape} but X has "
-                             f"shape {X.shape}; X + F(X) needs them equal")
+            raise ValueError(
+                f"{self.__name__}: the layer's output has shape {F.shape} but X has "
+                f"shape {X.shape}; X + F(X) needs them equal"
+            )
         return X + F, ResidualCache(inner, norm, X.shape)
 
     def backward(self, dout, cache: ResidualCache) -> tuple[np.ndarray, ...]:

@@ -19,16 +19,16 @@ gets both). :func:`reverse_digits` generates the task of the tests and the chapt
 digits, output them in reverse order (every position must look at another one: attention
 is needed, hence ``causal=False``). :func:`sgd` trains with the hand-derived gradients.
 """
+
 from __future__ import annotations
 
-from numbers import Integral
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from ..activations import log_softmax, softmax
 from ..init import weight_std
-from ..train import History, _positive_int
+from ..train import History, _positive_int, check_settings, momentum_step
 from . import transformer_block
 
 __all__ = ["TinyTransformer", "BLOCK_PARAMS", "reverse_digits", "sgd"]
@@ -54,8 +54,15 @@ class TinyTransformer:
     (False for :func:`reverse_digits`, where position t needs position T-1-t).
     """
 
-    def __init__(self, vocab: int = 10, T_max: int = 8, d: int = 16, heads: int = 2,
-                 causal: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        vocab: int = 10,
+        T_max: int = 8,
+        d: int = 16,
+        heads: int = 2,
+        causal: bool = False,
+        seed: int = 0,
+    ) -> None:
         self.vocab, self.T_max = _positive_int(vocab, "vocab"), _positive_int(T_max, "T_max")
         self.d, self.heads = _positive_int(d, "d"), _positive_int(heads, "heads")
         if d % heads:
@@ -74,34 +81,51 @@ class TinyTransformer:
         def W(n_out, n_in):
             return rng.standard_normal((n_out, n_in)) * weight_std("lecun", n_in, n_out)
 
-        return {"Emb": rng.standard_normal((V, d)) / np.sqrt(d),
-                "Pos": rng.standard_normal((self.T_max, d)) / np.sqrt(d),
-                "g1": np.ones(d), "b1": np.zeros(d),
-                "Wq": W(d, d), "Wk": W(d, d), "Wv": W(d, d), "Wo": W(d, d),
-                "g2": np.ones(d), "b2": np.zeros(d),
-                "W1": W(4 * d, d), "c1": np.zeros(4 * d), "W2": W(d, 4 * d), "c2": np.zeros(d),
-                "Wout": W(V, d), "bout": np.zeros(V)}
+        return {
+            "Emb": rng.standard_normal((V, d)) / np.sqrt(d),
+            "Pos": rng.standard_normal((self.T_max, d)) / np.sqrt(d),
+            "g1": np.ones(d),
+            "b1": np.zeros(d),
+            "Wq": W(d, d),
+            "Wk": W(d, d),
+            "Wv": W(d, d),
+            "Wo": W(d, d),
+            "g2": np.ones(d),
+            "b2": np.zeros(d),
+            "W1": W(4 * d, d),
+            "c1": np.zeros(4 * d),
+            "W2": W(d, 4 * d),
+            "c2": np.zeros(d),
+            "Wout": W(V, d),
+            "bout": np.zeros(V),
+        }
 
     def _tokens(self, tokens, name: str = "tokens") -> np.ndarray:
         arr = np.asarray(tokens)
         if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.size == 0:
-            raise TypeError(f"{name} must be a non-empty 2-D integer array (B, T), got "
-                            f"dtype {arr.dtype} and shape {arr.shape}")
+            raise TypeError(
+                f"{name} must be a non-empty 2-D integer array (B, T), got "
+                f"dtype {arr.dtype} and shape {arr.shape}"
+            )
         if arr.shape[1] > self.T_max:
-            raise ValueError(f"{name} has T = {arr.shape[1]} positions but the model has "
-                             f"position embeddings for T_max = {self.T_max}")
+            raise ValueError(
+                f"{name} has T = {arr.shape[1]} positions but the model has "
+                f"position embeddings for T_max = {self.T_max}"
+            )
         if arr.min() < 0 or arr.max() >= self.vocab:
-            raise ValueError(f"{name} must lie in 0..{self.vocab - 1}, got values from "
-                             f"{arr.min()} to {arr.max()}")
+            raise ValueError(
+                f"{name} must lie in 0..{self.vocab - 1}, got values from {arr.min()} to {arr.max()}"
+            )
         return arr
 
     def forward(self, tokens, params: dict | None = None) -> tuple[np.ndarray, tuple]:
         """Logits Z (B, T, vocab) of tokens (B, T), and what backward needs."""
         p = self.params if params is None else params
         tokens = self._tokens(tokens)
-        X0 = p["Emb"][tokens] + p["Pos"][: tokens.shape[1]]                  # (B, T, d)
+        X0 = p["Emb"][tokens] + p["Pos"][: tokens.shape[1]]  # (B, T, d)
         X1, block_cache = transformer_block.forward(
-            X0, *(p[k] for k in BLOCK_PARAMS), heads=self.heads, causal=self.causal)
+            X0, *(p[k] for k in BLOCK_PARAMS), heads=self.heads, causal=self.causal
+        )
         return X1 @ p["Wout"].T + p["bout"], (tokens, X1, block_cache)
 
     def loss(self, tokens, targets, params: dict | None = None) -> float:
@@ -113,7 +137,7 @@ class TinyTransformer:
         targets = self._tokens(targets, "targets")
         if targets.shape != Z.shape[:2]:
             raise ValueError(f"targets has shape {targets.shape} but tokens has shape {Z.shape[:2]}")
-        cols = Z.reshape(-1, self.vocab).T                        # (vocab, N): columns again
+        cols = Z.reshape(-1, self.vocab).T  # (vocab, N): columns again
         rows, N = targets.ravel(), cols.shape[1]
         E = float(-np.mean(log_softmax(cols)[rows, np.arange(N)]))
         dZ = softmax(cols)
@@ -131,7 +155,7 @@ class TinyTransformer:
         grads["Pos"] = np.zeros_like(p["Pos"])
         grads["Pos"][: tokens.shape[1]] = dX0.sum(axis=0)
         grads["Emb"] = np.zeros_like(p["Emb"])
-        np.add.at(grads["Emb"], tokens, dX0)                   # rows of repeated tokens add up
+        np.add.at(grads["Emb"], tokens, dX0)  # rows of repeated tokens add up
         return E, {k: grads[k] for k in p}
 
     def predict(self, tokens) -> np.ndarray:
@@ -143,12 +167,20 @@ class TinyTransformer:
         return float(np.mean(self.predict(tokens) == self._tokens(targets, "targets")))
 
 
-def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_size: int,
-        steps: int, momentum: float = 0.9, seed: int = 0,
-        callback: Callable[[int, np.ndarray, np.ndarray, float, dict], None] | None = None
-        ) -> History:
-    """Train ``net`` in place for ``steps`` minibatch steps of SGD with momentum (as
-    :func:`backprop.train.sgd`: U <- momentum U - learning_rate G, P <- P + U).
+def sgd(
+    net: TinyTransformer,
+    tokens,
+    targets,
+    *,
+    learning_rate: float,
+    batch_size: int,
+    steps: int,
+    momentum: float = 0.9,
+    seed: int = 0,
+    callback: Callable[[int, np.ndarray, np.ndarray, float, dict], None] | None = None,
+) -> History:
+    """Train ``net`` in place for ``steps`` minibatch steps of SGD with momentum (the update is
+    :func:`backprop.train.momentum_step`, as in every loop of the package).
 
     tokens, targets (n, T); each step draws ``batch_size`` sequences without replacement from
     ``default_rng(seed)``. ``callback(step, tokens_b, targets_b, E, grads)`` (if given) is
@@ -161,8 +193,7 @@ def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_si
     if tokens.shape != targets.shape:
         raise ValueError(f"tokens has shape {tokens.shape} but targets has shape {targets.shape}")
     batch_size, steps = _positive_int(batch_size, "batch_size"), _positive_int(steps, "steps")
-    if not (isinstance(momentum, (float, Integral)) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    check_settings(learning_rate, momentum)
     rng = np.random.default_rng(seed)
     U = {k: np.zeros_like(P) for k, P in net.params.items()}
     history = History()
@@ -171,9 +202,6 @@ def sgd(net: TinyTransformer, tokens, targets, *, learning_rate: float, batch_si
         E, G = net.loss_and_gradients(tokens[idx], targets[idx])
         if callback is not None:
             callback(step, tokens[idx], targets[idx], E, G)
-        for k, P in net.params.items():
-            U[k] *= momentum
-            U[k] -= learning_rate * G[k]
-            P += U[k]
+        momentum_step(net.params, G, U, learning_rate, momentum)
         history.loss.append(E)
     return history

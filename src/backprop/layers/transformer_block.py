@@ -19,14 +19,15 @@ backward is the residual rule twice, with G = dE/d(out):
 where F^T G stands for the backward of F for the upstream gradient G. The upstream gradient
 reaches X once unchanged (G, through both identities) plus once per branch.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_cache
 from . import feedforward, multihead_attention
+from ._validate import check_cache
 from .residual import Residual, ResidualCache
 
 __all__ = ["forward", "backward", "BlockCache", "ATTENTION", "FEEDFORWARD"]
@@ -44,14 +45,17 @@ class BlockCache(NamedTuple):
     feedforward: ResidualCache
 
 
-def forward(X, g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1, c1, W2, c2, heads: int = 1,
-            causal: bool = True) -> tuple[np.ndarray, BlockCache]:
+def forward(
+    X, g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1, c1, W2, c2, heads: int = 1, causal: bool = True
+) -> tuple[np.ndarray, BlockCache]:
     """out (B, T, d) of X (B, T, d); parameter shapes in the module docstring; ``heads``
     divides d; ``causal`` (default True): position t attends to positions s <= t only."""
     d = np.shape(X)[-1] if np.ndim(X) else 0
     if np.ndim(W1) == 2 and np.shape(W1)[0] != 4 * d:
-        raise ValueError(f"W1 has shape {np.shape(W1)} but X has d = {d} features: the block's "
-                         f"hidden layer has 4d units, W1 must have shape ({4 * d}, {d})")
+        raise ValueError(
+            f"W1 has shape {np.shape(W1)} but X has d = {d} features: the block's "
+            f"hidden layer has 4d units, W1 must have shape ({4 * d}, {d})"
+        )
     H, attention_cache = ATTENTION.forward(X, g1, b1, Wq, Wk, Wv, Wo, heads=heads, causal=causal)
     out, feedforward_cache = FEEDFORWARD.forward(H, g2, b2, W1, c1, W2, c2)
     return out, BlockCache(attention_cache, feedforward_cache)
