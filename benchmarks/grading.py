@@ -9,8 +9,8 @@ throughput of wrong grades is worthless); the rate of the steady part of the run
 workers' start-up) projects the time of a 200-student class.
 
 Executors (issue 28): the same class is then graded by ``--jobs 1``, ``--jobs 2`` and by one and
-two local Dask workers (``--scheduler``, a ``distributed.LocalCluster`` with one thread per worker,
-started before the run), in interleaved rounds; each contender's steady rate (notebooks per
+two local Dask workers (``--scheduler``: ``dask scheduler`` and ``dask worker --nthreads 1`` on
+127.0.0.1 as the instructor guide starts them, before the run), in interleaved rounds; each contender's steady rate (notebooks per
 minute after each worker's first notebook) and its ratio to ``--jobs 1`` in the same round, the
 median over the rounds. Every run's grades are checked. Standalone:
 ``python benchmarks/grading.py [--quick] [--students N] [--workdir DIR]`` prints the JSON.
@@ -22,8 +22,8 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -244,7 +244,6 @@ def executors(tmp: Path, students: int, rounds: int) -> dict:
             "notebooks_per_minute": {n: round(statistics.median(x["notebooks_per_minute"] for x in runs[n]), 1)
                                      for n in names},
             "ratio_to_jobs_1": ratios, "all_right": right}
-
 
 
 def summary(made: list[dict], g: dict, kernel_cpu: float, jobs: int, students: int, load_start: float) -> dict:

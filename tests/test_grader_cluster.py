@@ -261,6 +261,7 @@ def test_a_worker_killed_while_grading_costs_nothing(klass, local, scheduler, tm
     assert set(recorded) == set(local) and set(recorded.values()) == {1}, recorded
     got = _rows(tmp_path / "out")
     assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
+    assert {k: r["score"] for k, r in got.items()} == {k: r["score"] for k, r in local.items()}
     scores = {(s, a): r["score"] for (s, a, _), r in got.items()}
     assert all(scores[("ada", a)] > scores[("cy", a)] > scores[("bob", a)] == 0 for a in ASSIGNMENTS), scores
 
@@ -295,7 +296,9 @@ def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed
 def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, scheduler, tmp_path, capsys):
     """One worker has no bubblewrap on its PATH: it refuses its tasks (named on the instructor's
     screen), leaves the cluster, and the other worker grades. The command line is interrupted
-    (Ctrl-C) after the first results and run again: it goes on, and ends with the local verdicts.
+    (Ctrl-C) after the first results, run again for one student (a partial run: only that student's
+    notebooks are added), then for everyone: it goes on, grades nothing twice, and ends with the
+    local verdicts and scores.
     With only such a worker the run stops with the reason."""
     no_bwrap, out = {"PATH": str(BIN)}, tmp_path / "out"
     with dask_workers(scheduler, tmp_path / "both", [no_bwrap, {}]):
@@ -308,14 +311,20 @@ def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, schedul
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
         first = {k: r["graded_at"] for k, r in _rows(out).items()}
+        partial = _cli(klass, out, "--scheduler", scheduler, "--student", "ada")
+        after_partial = {k: r["graded_at"] for k, r in _rows(out).items()}
         again = _cli(klass, out, "--scheduler", scheduler)
     assert proc.returncode == 130 and "interrupted" in err, err[-3000:]
     assert "refuses to grade: no sandbox here: bubblewrap" in err, err[-3000:]
     assert 1 <= len(first) < len(local)
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    assert set(after_partial) == set(first) | {k for k in local if k[0] == "ada"}, after_partial
+    assert all(after_partial[k] == g for k, g in first.items()), "graded before Ctrl-C, and graded again"
     assert again.returncode == 0, again.stderr[-3000:]
     got = _rows(out)
-    assert all(got[k]["graded_at"] == g for k, g in first.items()), "graded before Ctrl-C, and graded again"
+    assert all(got[k]["graded_at"] == g for k, g in after_partial.items()), "graded in an earlier run, and again"
     assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
+    assert {k: r["score"] for k, r in got.items()} == {k: r["score"] for k, r in local.items()}
     ag = _autograde()
     with dask_workers(scheduler, tmp_path / "alone", [no_bwrap]):
         with pytest.raises(ag.GradingError, match="no worker of the cluster can grade.*bubblewrap"):

@@ -51,9 +51,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading import cluster, reports, sandbox, spec, worker
 from grading import gradebook as gb
 from grading import intake as intake_mod
-from grading import cluster, reports, sandbox, spec, worker
 from grading.students import DuplicateStudent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +204,7 @@ def _record(book: gb.Gradebook, job: Job, result: dict, out: Path) -> None:
     book.record(t.student, t.assignment, t.notebook, job.sha, t.seed, result)
 
 
-def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: "Progress",
+def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: Progress,
                scheduler: str | None = None) -> None:
     """Grade every job on local workers, or as tasks of the Dask scheduler at ``scheduler``; each
     result is recorded here as it returns."""
