@@ -250,8 +250,11 @@ def test_backward_refuses_a_wrong_dout_or_cache():
         mha.backward(out, att_cache)
 
 
+@pytest.mark.torch
 def test_matches_pytorch_multihead_attention():
-    torch = pytest.importorskip("torch")  # optional (bench extra): JAX is the reference above
+    """PyTorch's own layer (bench extra; deselected from the test command, where JAX is the
+    reference above): the same outputs and gradients with its in_proj stacking and mask meanings."""
+    import torch
     X, (Wq, Wk, Wv, Wo), rng = inputs(2, 5, 8)
     kp = padding_mask("random", 2, 5, rng)
     out, cache = mha.forward(X, Wq, Wk, Wv, Wo, heads=4, causal=True, key_padding=kp)

@@ -247,6 +247,7 @@ class Run:
     died: str | None = None
     last: int = -1
     dropped: int = 0
+    reconnected: int = 0               # times the kernel's output channel was opened again
     kernel_cpu: float | None = None
     cell_label: str = ""
     log_tail: str = ""                 # the end of the kernel's own stdout/stderr, when it died
@@ -260,6 +261,9 @@ class Run:
         if self.dropped:
             out.append(f"the notebook printed more than {MAX_OUTPUT // 2**20} MB; {self.dropped} bytes of output "
                        "were dropped")
+        if self.reconnected:
+            out.append(f"the kernel sent a message over {sandbox.Limits.message // 2**20} MB (or the grader "
+                       "stopped hearing it); its output was reconnected, and what it printed in between is lost")
         return out
 
 
@@ -293,6 +297,7 @@ def _run(nb, box: sandbox.Sandbox, task: Task, hooks: Hooks) -> Run:
             run.log_tail = _tail(km.kernel_log)
         _stop(ex, km)
     run.started, run.dropped, run.kernel_cpu = ex.started, ex.dropped, sandbox.cpu_seconds(box.slot)
+    run.reconnected = ex.reconnected
     run.last = max(ex.started) if ex.started else -1
     if 0 <= run.last < len(nb.cells):
         gid = nbmod.meta(nb.cells[run.last]).get("grade_id")
