@@ -6,15 +6,24 @@ answer returns minus its result), an answer importing the reference, an honest n
 as "<name> (1).ipynb". Ten students give every assignment every kind; each notebook goes through
 the real grader (a sandboxed kernel per notebook, two workers). The grades are checked first (a
 throughput of wrong grades is worthless); the rate of the steady part of the run (after the
-workers' start-up) projects the time of a 200-student class. Standalone:
+workers' start-up) projects the time of a 200-student class.
+
+Executors (issue 28): the same class is then graded by ``--jobs 1``, ``--jobs 2`` and by one and
+two local Dask workers (``--scheduler``: ``dask scheduler`` and ``dask worker --nthreads 1`` on
+127.0.0.1 as the instructor guide starts them, before the run), in interleaved rounds; each contender's steady rate (notebooks per
+minute after each worker's first notebook) and its ratio to ``--jobs 1`` in the same round, the
+median over the rounds. Every run's grades are checked. Standalone:
 ``python benchmarks/grading.py [--quick] [--students N] [--workdir DIR]`` prints the JSON.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,9 +36,12 @@ from report import verdict
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "grading"
 TITLE = "Grading throughput (200 students x 4 notebooks, sandboxed, --jobs 2)"   # the heading when not measured
-DEFAULT = True                  # about 70 s on 2 cores: 10 students x 8 assignments = 80 notebooks
+DEFAULT = True                  # ~19 min on a busy 2-core machine: 90 notebooks, then 3 rounds x 4 executors x 45
 STUDENTS, QUICK_STUDENTS = 10, 1
 CLASS, TARGET_NOTEBOOKS, TARGET_MIN = 200, 4, 15.0      # 200 students x 4 notebooks in <= 15 min
+EXECUTORS = {"--jobs 1": ("jobs", 1), "--jobs 2": ("jobs", 2), "1 Dask worker": ("dask", 1),
+             "2 Dask workers": ("dask", 2)}
+EXECUTOR_STUDENTS, EXECUTOR_ROUNDS = 5, 3                 # 45 notebooks per contender and round
 KINDS = ["blank", "sign", "reference", "renamed"] + ["honest"] * 6   # student s, assignment k: (s+k) % 10
 SIGN = ("{i}return (tuple(-v for v in _right) if isinstance(_right, tuple) else\n"
         "{i}        {{k: -v for k, v in _right.items()}} if isinstance(_right, dict) else -_right)")
@@ -111,13 +123,15 @@ def wrong_grades(made: list[dict], graded: dict) -> list[str]:
     return wrong
 
 
-def _grade(subs: Path, out: Path, jobs: int) -> dict:
-    """Run the grader once; its wall and CPU time, the finish time of every notebook, what it left behind."""
+def _grade(subs: Path, out: Path, jobs: int, scheduler: str | None = None) -> dict:
+    """Run the grader once (``--jobs`` here, or on the Dask scheduler at ``scheduler``); its wall and CPU
+    time, the finish time of every notebook, what it left behind (of its own local workers)."""
     import resource
     cpu0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     start = time.time()
+    where = ["--scheduler", scheduler] if scheduler else ["--jobs", str(jobs)]
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out),
-                             "--jobs", str(jobs), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             *where, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     _, err = proc.communicate()
     wall = time.monotonic() - t0
@@ -149,10 +163,87 @@ def run(quick: bool, students: int | None = None, jobs: int = 2, workdir: str | 
             shutil.rmtree(tmp / old, ignore_errors=True)
         made = make_class(tmp, students)
         g = _grade(tmp / "subs", tmp / "out", jobs)
-    kernel = [r.get("kernel_cpu_s") for r in g["graded"].values()]
-    if any(k is None for k in kernel):
-        raise harness.Skip("the kernels' CPU time needs the cgroup v1 cpuacct controller")
-    return summary(made, g, sum(kernel), jobs, students, load_start)
+        kernel = [r.get("kernel_cpu_s") for r in g["graded"].values()]
+        if any(k is None for k in kernel):
+            raise harness.Skip("the kernels' CPU time needs the cgroup v1 cpuacct controller")
+        result = summary(made, g, sum(kernel), jobs, students, load_start)
+        result["executors"] = executors(tmp / "executors", QUICK_STUDENTS if quick else EXECUTOR_STUDENTS,
+                                        1 if quick else EXECUTOR_ROUNDS)
+    return result
+
+
+def _steady_rate(finished: list[float], workers: int) -> float:
+    """Notebooks per minute after each worker's first notebook (its start-up)."""
+    steady = finished[workers - 1:]
+    return (len(steady) - 1) / (steady[-1] - steady[0]) * 60
+
+
+@contextlib.contextmanager
+def _dask(workers: int, tmp: Path):
+    """``dask scheduler`` and ``dask worker --nworkers N --nthreads 1 --preload grading.cluster`` on
+    127.0.0.1, as the instructor guide starts them; yields the address and the worker processes' pids."""
+    from distributed import Client
+    dask, file = Path(sys.executable).parent / "dask", tmp / "scheduler.json"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}
+    common = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "start_new_session": True}
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(file)], stderr=open(tmp / "scheduler.log", "w"), **common),
+             subprocess.Popen([str(dask), "worker", "--scheduler-file", str(file), "--host", "127.0.0.1",
+                               "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard",
+                               "--preload", "grading.cluster"], stderr=open(tmp / "workers.log", "w"), **common)]
+    try:
+        deadline = time.monotonic() + 300
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.2)
+        address = json.loads(file.read_text())["address"]
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=300)
+            pids = list(client.run(os.getpid).values())
+        yield address, pids
+    finally:
+        for p in reversed(procs):        # the command itself: it closes its workers, which clean up
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)
+
+
+def _left_by(pids: list[int]) -> list[str]:
+    """Sandbox slots and folders of Dask workers that are still there after the workers closed."""
+    slots = {pid % 100000 * 64 + k for pid in pids for k in range(64)}
+    cgroups = [str(p) for c in ("memory", "pids", "cpuacct") for p in
+               (Path("/sys/fs/cgroup") / c / "backprop-grader").glob("slot*") if int(p.name[4:]) in slots]
+    return cgroups + [str(p) for pid in pids for p in Path("/tmp").glob(f"bpg-{pid}-*")]
+
+
+def executors(tmp: Path, students: int, rounds: int) -> dict:
+    """Each of EXECUTORS grades one class in every round (the order rotated between rounds)."""
+    made = make_class(tmp, students)
+    names = list(EXECUTORS)
+    runs: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            kind, n = EXECUTORS[name]
+            out = tmp / f"out-{r}-{n}-{kind}"
+            if kind == "jobs":
+                g = _grade(tmp / "subs", out, n)
+            else:
+                with _dask(n, tmp / f"dask-{r}-{n}") as (address, pids):
+                    g = _grade(tmp / "subs", out, n, address)
+                g["left_behind"] += _left_by(pids)
+            wrong = wrong_grades(made, g["graded"])
+            runs[name].append({"notebooks_per_minute": round(_steady_rate(g["finished"], n), 1),
+                               "wall_s": round(g["wall"], 1), "wrong_grades": wrong,
+                               "sandboxes_left_behind": g["left_behind"]})
+            harness.note(f"    {name}: {runs[name][-1]['notebooks_per_minute']} notebooks/min")
+    base = runs["--jobs 1"]
+    ratios = {n: round(statistics.median(x["notebooks_per_minute"] / b["notebooks_per_minute"]
+                                         for x, b in zip(runs[n], base)), 2) for n in names}
+    right = all(not x["wrong_grades"] and not x["sandboxes_left_behind"] for rs in runs.values() for x in rs)
+    return {"students": students, "notebooks": len(made), "rounds": rounds, "runs": runs,
+            "notebooks_per_minute": {n: round(statistics.median(x["notebooks_per_minute"] for x in runs[n]), 1)
+                                     for n in names},
+            "ratio_to_jobs_1": ratios, "all_right": right}
 
 
 def summary(made: list[dict], g: dict, kernel_cpu: float, jobs: int, students: int, load_start: float) -> dict:
@@ -217,7 +308,23 @@ def markdown(r: dict) -> list[str]:
             + (f" (first and second half of the run: {halves[0]:.1f} and {halves[1]:.1f} per minute)" if halves else "")
             + f"; on {r['cpus']} otherwise idle cores the CPU time alone (start-up included: an upper bound) "
               f"allows 200 × 4 in {p[f'{CLASS}x{TARGET_NOTEBOOKS} cpu-bound']:.1f} min.", "",
-            *[f"- {v['target']} — {verdict(v['met'])} ({v['detail']})." for v in r["verdicts"]], ""]
+            *[f"- {v['target']} — {verdict(v['met'])} ({v['detail']})." for v in r["verdicts"]], "",
+            *executors_markdown(r.get("executors"))]
+
+
+def executors_markdown(e: dict | None) -> list[str]:
+    if not e:
+        return []
+    rows = [f"| {name} | {rate:.1f} | {e['ratio_to_jobs_1'][name]:.2f} | "
+            + ", ".join(f"{x['notebooks_per_minute']:.1f}" for x in e["runs"][name]) + " |"
+            for name, rate in e["notebooks_per_minute"].items()]
+    return [f"Where the notebooks are graded: the same class ({e['notebooks']} notebooks) by local workers "
+            f"(`--jobs`) and by local Dask workers (`--scheduler`, one thread each, started before the run), "
+            f"{e['rounds']} interleaved round{'s' * (e['rounds'] != 1)}; steady rates (after each worker's first "
+            "notebook), medians over the rounds, and the median of the ratios to `--jobs 1` within each round:", "",
+            "| executor | notebooks / min | ratio to `--jobs 1` | per round |", "|---|---|---|---|", *rows, "",
+            f"- every run of every executor graded every notebook right and left no sandbox behind — "
+            f"{verdict(e['all_right'])}.", ""]
 
 
 if __name__ == "__main__":

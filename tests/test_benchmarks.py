@@ -117,3 +117,9 @@ def test_grading_section_checks_the_grades_it_times(quick):
     right, target = g["verdicts"]
     assert right["met"] is True and "(projected)" in target["target"]
     assert {"200x4", f"200x{g['assignments']}", "200x4 cpu-bound"} == set(g["projected_minutes"])
+    e = g["executors"]  # the same class by --jobs 1/2 and one and two local Dask workers, grades checked
+    assert set(e["runs"]) == {"--jobs 1", "--jobs 2", "1 Dask worker", "2 Dask workers"}
+    assert all(len(runs) == e["rounds"] for runs in e["runs"].values())
+    assert e["all_right"] is True and e["ratio_to_jobs_1"]["--jobs 1"] == 1.0
+    assert "| 2 Dask workers |" in md
+

@@ -3,6 +3,7 @@
     python3 dev.py autograde SUBMISSIONS [--out autograded] [--jobs N] [--assignment NAME ...]
                              [--student KEY ...] [--timeout 30] [--force] [--secret HEX]
                              [--fresh-inputs per-submission|per-student] [--unsafe] [--source DIR]
+                             [--scheduler ADDRESS]
 
 SUBMISSIONS is nbgrader's layout ``SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb`` (its
 ``submitted/`` folder works as it is), an LMS bulk-download zip, or a folder with such zips
@@ -29,6 +30,10 @@ release (grading/variants.py); answers right for another variant and wrong for o
 named in the feedback. OUT/similarity.csv lists pairs of students whose answer cells are alike
 (copydetect's winnowing fingerprints) and pairs where one's answers fit the other's variant.
 
+With ``--scheduler ADDRESS`` every notebook is one task of that Dask scheduler, graded by its
+workers (other machines with the same repository, install and bubblewrap; tools/grading/
+cluster.py) instead of ``--jobs`` processes here; everything else is the same.
+
 Results go to OUT/gradebook.sqlite as each notebook finishes (seeds and the secret stay there);
 a rerun skips what is graded (unchanged file, same seed) unless ``--force``, and regrades what the
 grader itself failed on; Ctrl-C loses at most the notebooks in flight. Reports (scores.csv,
@@ -54,7 +59,7 @@ from pathlib import Path
 
 from grading import gradebook as gb
 from grading import intake as intake_mod
-from grading import reports, sandbox, similarity, spec, variants, worker
+from grading import cluster, reports, sandbox, similarity, spec, variants, worker
 from grading.students import DuplicateStudent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,10 +80,13 @@ def source_notebooks(source: Path) -> dict[str, list[str]]:
 
 
 class Workers:
-    """N long-lived worker processes (tools/grading/worker.py), one sandbox slot each."""
+    """N long-lived worker processes (tools/grading/worker.py) on this machine, one sandbox slot each
+    (grading.cluster.Cluster is the same interface over a Dask cluster)."""
 
-    def __init__(self, n: int, tmp: Path):
-        self.tmp, self.sel, self.procs, self.busy = tmp, selectors.DefaultSelector(), {}, {}
+    def __init__(self, n: int):
+        self.tmp = Path(f"/tmp/bpg-{os.getpid()}")        # short: ZeroMQ ipc socket paths are limited
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.sel, self.procs, self.busy = selectors.DefaultSelector(), {}, {}
         # sandbox slots unique on the machine (uid 60000 + slot, cgroup per slot): two grading
         # runs at the same time never share a user id or kill each other's kernels
         self.base = (os.getpid() % 100000) * 64
@@ -92,10 +100,12 @@ class Workers:
         self.procs[slot] = p
         self.sel.register(p.stdout, selectors.EVENT_READ, slot)
 
-    def free(self) -> list[int]:
-        return [s for s in self.procs if s not in self.busy]
+    def free(self) -> int:
+        """How many more notebooks to send now (idle workers)."""
+        return len(self.procs) - len(self.busy)
 
-    def send(self, slot: int, job) -> None:
+    def send(self, job) -> None:
+        slot = next(s for s in self.procs if s not in self.busy)
         job.task.slot, job.task.workdir = self.base + slot, str(self.tmp / f"w{slot}")
         self.busy[slot] = job
         self.procs[slot].stdin.write(job.task.to_json() + "\n")
@@ -117,9 +127,8 @@ class Workers:
             sandbox.unmount_under(self.tmp / f"w{slot}")
             self._start(slot)
             if job is not None:
-                yield job, {"questions": _zero(job.task, "not run", "the grader's worker died"), "answer_errors": [],
-                            "notes": ["the grader's worker process died while grading this notebook "
-                                      "(far too much output or memory?); every question of it scores zero"]}
+                yield job, worker.lost(job.task, "the grader's worker process died while grading this notebook "
+                                                 "(far too much output or memory?); every question of it scores zero")
 
     def stop(self) -> None:
         for slot, p in self.procs.items():
@@ -130,6 +139,7 @@ class Workers:
                 pass
             sandbox.kill_slot(self.base + slot)
             sandbox.remove_slot(self.base + slot)
+        sandbox.remove_tree(self.tmp)
 
 
 def _not_submitted(source: Path, assignment: str, notebook: str) -> dict:
@@ -137,11 +147,6 @@ def _not_submitted(source: Path, assignment: str, notebook: str) -> dict:
     nb = nbformat.read(source / assignment / notebook, as_version=4)
     return {"questions": worker.zero(nb, "", status="not submitted"), "answer_errors": [],
             "notes": [f"{notebook} was not submitted"]}
-
-
-def _zero(task: worker.Task, status: str, message: str) -> list[dict]:
-    import nbformat
-    return worker.zero(nbformat.read(Path(task.source) / task.notebook, as_version=4), message, status)
 
 
 class Progress:
@@ -215,33 +220,36 @@ def _record(book: gb.Gradebook, job: Job, result: dict, out: Path) -> None:
     book.record(t.student, t.assignment, t.notebook, job.sha, t.seed, result)
 
 
-def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: "Progress") -> None:
+def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: Progress,
+               scheduler: str | None = None) -> None:
+    """Grade every job on local workers, or as tasks of the Dask scheduler at ``scheduler``; each
+    result is recorded here as it returns."""
     pending = [j for j in jobs if j.task.submission is not None]
     for j in (j for j in jobs if j.task.submission is None):     # nothing to run: zero, recorded now
         _record(book, j, _not_submitted(Path(j.task.source).parent, j.task.assignment, j.task.notebook), out)
         bar.step(f"{j.task.student}/{j.task.assignment}")
     if not pending:
         return
-    tmp = Path(f"/tmp/bpg-{os.getpid()}")        # short: ZeroMQ ipc socket paths are limited
-    tmp.mkdir(parents=True, exist_ok=True)
-    workers = Workers(max(1, min(jobs_n, len(pending))), tmp)
     try:
-        while pending or workers.busy:
-            for slot in workers.free():
-                if pending:
-                    workers.send(slot, pending.pop(0))
-            for job, result in workers.results():
-                _record(book, job, result, out)
-                bar.step(f"{job.task.student}/{job.task.assignment}")
-    finally:
-        workers.stop()
-        sandbox.remove_tree(tmp)
+        workers = cluster.Cluster(scheduler) if scheduler else Workers(max(1, min(jobs_n, len(pending))))
+        try:
+            while pending or workers.busy:
+                for _ in range(min(workers.free(), len(pending))):
+                    workers.send(pending.pop(0))
+                for job, result in workers.results():
+                    _record(book, job, result, out)
+                    bar.step(f"{job.task.student}/{job.task.assignment}")
+        finally:
+            workers.stop()
+    except cluster.ClusterError as err:
+        raise GradingError(str(err)) from err
 
 
 def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout: float = 30,
               assignments: list[str] | None = None, jobs: int = 2, force: bool = False, unsafe: bool = False,
               secret: str | None = None, progress: bool = True, notebook_timeout: float | None = None,
-              students: list[str] | None = None, per_student: bool = False) -> dict[str, list[dict]]:
+              students: list[str] | None = None, per_student: bool = False,
+              scheduler: str | None = None) -> dict[str, list[dict]]:
     """Grade; returns {student key: [notebook results of this gradebook]} (see reports.py for the files)."""
     submissions, source, out = Path(submissions), Path(source).resolve(), Path(out).resolve()
     if not submissions.exists():
@@ -263,7 +271,7 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
             checks = spec.load(source / a)
         except spec.SpecError as err:
             raise GradingError(str(err)) from err
-        if not unsafe and any(t.peak_memory for t in checks.tests.values()) and not sandbox.memory_measurable():
+        if not (unsafe or scheduler) and any(t.peak_memory for t in checks.tests.values()) and not sandbox.memory_measurable():
             raise GradingError(f"{a} has a memory test, and this machine cannot measure a kernel's memory from "
                                "outside it (no cgroup v1 memory controller); grade it on a machine that can, or "
                                "leave it out with --assignment")
@@ -276,7 +284,7 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
                    "per_student": per_student, "notebook_timeout": notebook_timeout or max(120, 6 * timeout)}
         work = [j for j in _jobs(found, nbs, todo, book, book.secret(secret), options) if j.task.student in wanted]
         try:
-            _grade_all(work, book, out, jobs, Progress(len(work), progress))
+            _grade_all(work, book, out, jobs, Progress(len(work), progress), scheduler)
         finally:
             rows = book.rows()
             reports.write(rows, book.students(), book.notes(), out)
@@ -313,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notebook-timeout", type=int, default=None,
                     help="seconds per notebook before its kernel is killed (default max(120, 6 x --timeout))")
     ap.add_argument("--jobs", type=int, default=2, help="notebooks graded in parallel (default 2)")
+    ap.add_argument("--scheduler", metavar="ADDRESS",
+                    help="grade on the workers of this Dask scheduler (tcp://HOST:8786) instead of --jobs local "
+                         "processes; the gradebook stays here (instructor guide: Grading on a cluster)")
     ap.add_argument("--force", action="store_true", help="regrade notebooks already in the gradebook")
     ap.add_argument("--student", action="append", dest="students",
                     help="grade only this student (a key or a name as received; repeatable)")
@@ -322,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unsafe", action="store_true", help="run without a sandbox (students' code gets your rights)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    if not args.unsafe:
+    if not (args.unsafe or args.scheduler):          # with --scheduler, each worker checks its own
         why = sandbox.unavailable_reason()
         if why:
             print(f"autograde: refusing to run students' code without a sandbox: {why}.\n"
@@ -333,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = autograde(args.submissions, args.source, args.out, args.timeout, args.assignments, args.jobs,
                             args.force, args.unsafe, args.secret, not args.no_progress, args.notebook_timeout,
-                            args.students, args.fresh_inputs == "per-student")
+                            args.students, args.fresh_inputs == "per-student", args.scheduler)
     except GradingError as err:
         print(f"autograde: {err}", file=sys.stderr)
         return 1

@@ -1,12 +1,15 @@
-"""The performance page's two figures, drawn from benchmarks/results.json (run by `dev.py build`).
+"""The performance page's three figures, drawn from benchmarks/results.json (run by `dev.py build`).
 
-    python tools/performance_figures.py SITE     # -> SITE/_static/performance/{three_ways,mlp}.svg
+    python tools/performance_figures.py SITE     # -> SITE/_static/performance/{three_ways,mlp,grading}.svg
 
 1. three_ways.svg: time of one gradient against the layer size m = n (log-log), for the 3-D
    Jacobian path and the two differential paths (section "scaling" of the benchmark).
 2. mlp.svg: one forward+backward pass of the 784-256-128-10 network at batch 256: the package,
    PyTorch, and the floor (the same matrix products at the machine's GEMM rate), float32 and
    float64 (section "mlp").
+3. grading.svg: notebooks graded per minute by local workers (--jobs 1, 2) and by one and two
+   local Dask workers (--scheduler), the same class in the same rounds (section "grading",
+   its "executors").
 Nothing is timed here: the numbers are the committed output of benchmarks/run.py. SVG with a
 transparent background (the site puts figures on a light panel in dark mode).
 """
@@ -65,6 +68,24 @@ def mlp(results: dict, out: Path) -> None:
     plt.close(fig)
 
 
+def grading(results: dict, out: Path) -> None:
+    e = results["grading"]["executors"]
+    names = list(e["notebooks_per_minute"])
+    rates = [e["notebooks_per_minute"][n] for n in names]
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    bars = ax.barh(range(len(names)), rates, color=["C0", "C0", "C1", "C1"][:len(names)])
+    for bar, n in zip(bars, names):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f"  ×{e['ratio_to_jobs_1'][n]:.2f}",
+                va="center")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("notebooks graded per minute (× the rate of --jobs 1)")
+    ax.set_xlim(0, max(rates) * 1.25)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def main(argv: list[str]) -> int:
     site = Path(argv[0]) if argv else ROOT / "_build" / "html"
     out = site / "_static" / "performance"
@@ -73,6 +94,7 @@ def main(argv: list[str]) -> int:
     with plt.rc_context(STYLE):
         three_ways(results, out / "three_ways.svg")
         mlp(results, out / "mlp.svg")
+        grading(results, out / "grading.svg")
     print(f"performance figures: {out}")
     return 0
 

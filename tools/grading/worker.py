@@ -71,6 +71,12 @@ def zero(source_nb, message: str, status: str = "not run") -> list[dict]:
             for c in source_nb.cells if nbmod.meta(c).get("grade")]
 
 
+def lost(task: Task, note: str) -> dict:
+    """The result of a notebook whose grader process died while grading it: zero, with ``note``."""
+    source_nb = nbformat.read(Path(task.source) / task.notebook, as_version=4)
+    return {"questions": zero(source_nb, "the grader's worker died"), "answer_errors": [], "notes": [note]}
+
+
 def grade(task: Task) -> dict:
     """Grade one submission; never raises for a bad submission (zero points with a note)."""
     t0 = time.monotonic()
