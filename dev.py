@@ -10,6 +10,7 @@ Every command first creates or updates the virtual environment .venv/ from pypro
 the book, the tests and the grader need (".[book,test,instructor]"); an install is redone only
 when pyproject.toml changes. `python3 dev.py COMMAND -h` describes one command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,12 +19,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-LEARNER_VENV = ROOT / ".venv-learner"   # the learner's install only: the tests run chapters in it
+LEARNER_VENV = ROOT / ".venv-learner"  # the learner's install only: the tests run chapters in it
 LEARNER = "notebooks"
 DEVELOPER = "book,test,instructor"
 HTML = ROOT / "_build" / "html"
@@ -49,9 +51,13 @@ MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml/fonts/woff-v2", "ui"
 # nbgrader's JupyterLab and server extensions (menus, "Create Assignment", "No nbgrader_config.py
 # file found") are switched off in .venv: the course grades from the command line
 # (`dev.py release` / `dev.py autograde`), and a learner's JupyterLab should show the chapters only.
-NBGRADER_UI = (["labextension", "disable", "--level=sys_prefix", "@jupyter/nbgrader"],
-               *(["server", "extension", "disable", "--sys-prefix", f"nbgrader.server_extensions.{name}"]
-                 for name in ("formgrader", "validate_assignment", "assignment_list", "course_list")))
+NBGRADER_UI = (
+    ["labextension", "disable", "--level=sys_prefix", "@jupyter/nbgrader"],
+    *(
+        ["server", "extension", "disable", "--sys-prefix", f"nbgrader.server_extensions.{name}"]
+        for name in ("formgrader", "validate_assignment", "assignment_list", "course_list")
+    ),
+)
 
 
 def run(cmd: list, **kw) -> None:
@@ -87,8 +93,7 @@ def setup_venv(venv: Path, extras: str) -> None:
     py = python(venv)
     run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     # the distribution was called "backprop" before it was "backprop-three-ways": drop the old one
-    subprocess.run([str(py), "-m", "pip", "uninstall", "--quiet", "--yes", "backprop"],
-                   capture_output=True)
+    subprocess.run([str(py), "-m", "pip", "uninstall", "--quiet", "--yes", "backprop"], capture_output=True)
     run([py, "-m", "pip", "install", "--quiet", "-e", f".[{want}]"], cwd=ROOT)
     if "instructor" in want:
         for args in NBGRADER_UI:
@@ -114,8 +119,10 @@ def apt_install(package: str, binary: str, why: str) -> None:
         run(["apt-get", "install", "-y", "--no-install-recommends", package])
         if shutil.which(binary):
             return
-    raise SystemExit(f"dev.py: `{binary}` was not found; it is needed {why}.\n"
-                     f"Install it (on Debian/Ubuntu: sudo apt-get install {package}) and run again.")
+    raise SystemExit(
+        f"dev.py: `{binary}` was not found; it is needed {why}.\n"
+        f"Install it (on Debian/Ubuntu: sudo apt-get install {package}) and run again."
+    )
 
 
 def need_chromium() -> None:
@@ -133,6 +140,7 @@ def need_bubblewrap() -> None:
 
 def npm_install() -> None:
     """Install NPM_PACKAGES from the npm registry into node_modules/ unless they are there."""
+
     def installed(name: str, spec: str) -> bool:
         pkg_json = ROOT / "node_modules" / name / "package.json"
         version = spec.rsplit("@", 1)[-1]
@@ -140,9 +148,23 @@ def npm_install() -> None:
 
     if all(installed(n, v) for n, v in NPM_PACKAGES.items()):
         return
-    apt_install("npm", "npm", "to install MathJax (the site's offline maths) and axe-core from the npm registry")
-    run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix", ROOT,
-         *(f"{n}@{v}" for n, v in NPM_PACKAGES.items())], cwd=ROOT)
+    apt_install(
+        "npm", "npm", "to install MathJax (the site's offline maths) and axe-core from the npm registry"
+    )
+    run(
+        [
+            "npm",
+            "install",
+            "--no-save",
+            "--no-package-lock",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            ROOT,
+            *(f"{n}@{v}" for n, v in NPM_PACKAGES.items()),
+        ],
+        cwd=ROOT,
+    )
 
 
 def stage_mathjax() -> None:
@@ -176,8 +198,11 @@ def cmd_setup(args) -> int:
 def cmd_build(args) -> int:
     """jupyter-book build of the whole site into _build/html; -W: any warning fails the build."""
     stage_mathjax()
-    run([bin_dir(VENV) / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going", *args.rest],
-        cwd=ROOT, env=env())
+    run(
+        [bin_dir(VENV) / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going", *args.rest],
+        cwd=ROOT,
+        env=env(),
+    )
     finish_site(HTML)
     print(f"site: {HTML / 'index.html'}\nbook: {HTML / BOOK_PDF}")
     return 0
@@ -208,12 +233,14 @@ def cmd_test(args) -> int:
     e = env()
     e.setdefault("BACKPROP_TEST_RUN", f"{os.getpid()}")
     e["BACKPROP_LEARNER_VENV"] = str(LEARNER_VENV)
-    here = subprocess.run([str(python()), "-m", "pytest", "-n", "2", "--dist", "loadfile", *args.rest],
-                          cwd=ROOT, env=e).returncode
-    if args.rest:                  # a chosen subset: the second configuration is not asked for
+    here = subprocess.run(
+        [str(python()), "-m", "pytest", "-n", "2", "--dist", "loadfile", *args.rest], cwd=ROOT, env=e
+    ).returncode
+    if args.rest:  # a chosen subset: the second configuration is not asked for
         return here
-    elsewhere = subprocess.run([str(python()), ROOT / "tools" / "nbval_elsewhere.py", LEARNER_VENV],
-                               cwd=ROOT, env=e).returncode
+    elsewhere = subprocess.run(
+        [str(python()), ROOT / "tools" / "nbval_elsewhere.py", LEARNER_VENV], cwd=ROOT, env=e
+    ).returncode
     return here or elsewhere
 
 
@@ -237,18 +264,20 @@ def cmd_student_site(args) -> int:
 
 def tool(name: str, sandbox: bool = False):
     """A command that hands its arguments to tools/<name>.py (which documents them: -h)."""
+
     def cmd(args) -> int:
         if sandbox and "--unsafe" not in args.rest:
             need_bubblewrap()
         run([python(), ROOT / "tools" / f"{name}.py", *args.rest], cwd=ROOT, env=env())
         return 0
+
     cmd.__doc__ = f"tools/{name}.py: python3 dev.py {name} -h"
     return cmd
 
 
 class Command(NamedTuple):
     run: Callable[[argparse.Namespace], int]
-    extras: str            # what .venv must have installed
+    extras: str  # what .venv must have installed
     help: str
     passthrough: str = ""  # arguments handed on unparsed, to this program (which has its own -h)
 
@@ -258,23 +287,32 @@ COMMANDS = {
     "build": Command(cmd_build, DEVELOPER, "build the website into _build/html", "jupyter-book build"),
     "test": Command(cmd_test, DEVELOPER, "run every test (with arguments: only those tests)", "pytest"),
     "execute": Command(cmd_execute, DEVELOPER, "re-run notebooks from a clean kernel, save them"),
-    "student-site": Command(cmd_student_site, DEVELOPER, "the site without solutions [--out DIR]",
-                            "tools/student_site.py"),
-    "release": Command(tool("release"), DEVELOPER,
-                       "student notebooks from instructor/source -> release/", "tools/release.py"),
-    "autograde": Command(tool("autograde", sandbox=True), DEVELOPER,
-                         "grade SUBMISSIONS/<student>/<assignment>/<nb>.ipynb in sandboxes",
-                         "tools/autograde.py"),
+    "student-site": Command(
+        cmd_student_site, DEVELOPER, "the site without solutions [--out DIR]", "tools/student_site.py"
+    ),
+    "release": Command(
+        tool("release"), DEVELOPER, "student notebooks from instructor/source -> release/", "tools/release.py"
+    ),
+    "autograde": Command(
+        tool("autograde", sandbox=True),
+        DEVELOPER,
+        "grade SUBMISSIONS/<student>/<assignment>/<nb>.ipynb in sandboxes",
+        "tools/autograde.py",
+    ),
 }
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python3 dev.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python3 dev.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, c in COMMANDS.items():
-        p = sub.add_parser(name, help=c.help + (f" (arguments: {c.passthrough} -h)" if c.passthrough else ""),
-                           description=c.run.__doc__)
+        p = sub.add_parser(
+            name,
+            help=c.help + (f" (arguments: {c.passthrough} -h)" if c.passthrough else ""),
+            description=c.run.__doc__,
+        )
         if name == "execute":
             p.add_argument("notebooks", nargs="*", help="book/NN_topic.ipynb ... (default: every one)")
     if argv[:1] and argv[0] in COMMANDS and COMMANDS[argv[0]].passthrough:

@@ -12,6 +12,7 @@ Everything a section reports is a RATIO of contenders timed in the same interlea
 harness.py). One module per section (SECTIONS below); a missing optional module is reported as
 "not in this checkout". A section not run keeps its earlier result, which says when it was measured.
 """
+
 from __future__ import annotations
 
 import bench_env
@@ -32,11 +33,22 @@ from machine_info import LoadMonitor, machine, torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: (number in results.md, module); the last three are written in other branches and may be absent.
-SECTIONS = [(1, "seed_example"), (2, "scaling"), (3, "mlp_floor"), (4, "digits_training"), (5, "own_loop"),
-            (6, "grading"), (7, "site_load"), (8, "cnn_digits")]
+SECTIONS = [
+    (1, "seed_example"),
+    (2, "scaling"),
+    (3, "mlp_floor"),
+    (4, "digits_training"),
+    (5, "own_loop"),
+    (6, "grading"),
+    (7, "site_load"),
+    (8, "cnn_digits"),
+]
 #: Title of an optional section whose module is absent (its key is the module name).
-OPTIONAL = {"grading": "Grading throughput", "site_load": "The heaviest page at 4× CPU throttling",
-            "cnn_digits": "A small CNN on the 8×8 digits"}
+OPTIONAL = {
+    "grading": "Grading throughput",
+    "site_load": "The heaviest page at 4× CPU throttling",
+    "cnn_digits": "A small CNN on the 8×8 digits",
+}
 
 
 def now() -> str:
@@ -84,7 +96,10 @@ def earlier(path: Path, keys) -> dict:
     for k in keys:
         v = old.get(k)
         if isinstance(v, dict) and "measured" not in v:
-            v["measured"] = {"date": v.get("date", old.get("date")), "load_average_1min": old.get("load_average_1min")}
+            v["measured"] = {
+                "date": v.get("date", old.get("date")),
+                "load_average_1min": old.get("load_average_1min"),
+            }
     return old
 
 
@@ -99,16 +114,27 @@ def markdown(r: dict, sections) -> str:
         if mod is None:
             L += [f"Not measured: benchmarks/{key}.py is not in this checkout.", ""]
         elif res is None:
-            L += ["Not measured in this run (opt-in: `--loop`)." if key == "loop" else
-                  f"Not measured in this run (`--only {key}` measures it).", ""]
+            L += [
+                "Not measured in this run (opt-in: `--loop`)."
+                if key == "loop"
+                else f"Not measured in this run (`--only {key}` measures it).",
+                "",
+            ]
         elif skipped(res):
             L += [f"Not measured: {res['skipped']}.", ""]
         else:
             m = res.get("measured") or {}
             if m.get("date") and m["date"] != r["date"] and "date" not in res:
-                L += [f"Measured earlier, on {m['date']}, in its own run"
-                      + (f" (1-minute load average {m['load_average_1min']['start']:.1f} at the start)"
-                         if m.get("load_average_1min") else "") + ":", ""]
+                L += [
+                    f"Measured earlier, on {m['date']}, in its own run"
+                    + (
+                        f" (1-minute load average {m['load_average_1min']['start']:.1f} at the start)"
+                        if m.get("load_average_1min")
+                        else ""
+                    )
+                    + ":",
+                    "",
+                ]
             L += mod.markdown(res)
     return "\n".join(L)
 
@@ -120,18 +146,30 @@ def to_json(o):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny sizes, few rounds; results written only with --out")
-    ap.add_argument("--loop", action="store_true", help="also section 5: setup, build, tests in a fresh clone")
+    ap.add_argument(
+        "--quick", action="store_true", help="tiny sizes, few rounds; results written only with --out"
+    )
+    ap.add_argument(
+        "--loop", action="store_true", help="also section 5: setup, build, tests in a fresh clone"
+    )
     ap.add_argument("--all", action="store_true", help="also every opt-in section")
-    ap.add_argument("--only", default="", help="comma-separated section keys to run (others keep earlier results)")
-    ap.add_argument("--out", type=Path, help="folder for results.{json,md} (default: benchmarks/, not with --quick)")
-    ap.add_argument("--render", action="store_true", help="only rewrite results.md from results.json (no timing)")
+    ap.add_argument(
+        "--only", default="", help="comma-separated section keys to run (others keep earlier results)"
+    )
+    ap.add_argument(
+        "--out", type=Path, help="folder for results.{json,md} (default: benchmarks/, not with --quick)"
+    )
+    ap.add_argument(
+        "--render", action="store_true", help="only rewrite results.md from results.json (no timing)"
+    )
     args = ap.parse_args()
     harness.QUICK = args.quick
     sections = load_sections()
     if args.render:
         folder = args.out or HERE
-        (folder / "results.md").write_text(markdown(json.loads((folder / "results.json").read_text()), sections) + "\n")
+        (folder / "results.md").write_text(
+            markdown(json.loads((folder / "results.json").read_text()), sections) + "\n"
+        )
         harness.note(f"wrote {folder / 'results.md'} from {folder / 'results.json'}")
         return 0
     only = {k for k in args.only.split(",") if k}
@@ -145,10 +183,16 @@ def main() -> int:
         os.environ["BENCH_TORCH_THREADS"] = str(mach["blas_threads"])
         if torch is not None:
             torch.set_num_threads(int(mach["blas_threads"]))  # the same thread count as numpy's BLAS
-        harness.note(f"machine: {mach['cpu']}, {mach['cores']} cores, numpy {mach['numpy']}, {mach.get('blas')}, "
-                     f"torch {mach['torch']}")
-        r = {"date": now(), "command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]), "quick": args.quick,
-             "machine": mach}
+        harness.note(
+            f"machine: {mach['cpu']}, {mach['cores']} cores, numpy {mach['numpy']}, {mach.get('blas')}, "
+            f"torch {mach['torch']}"
+        )
+        r = {
+            "date": now(),
+            "command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]),
+            "quick": args.quick,
+            "machine": mach,
+        }
         old = earlier(out_dir / "results.json", [k for _, k, _ in sections]) if out_dir else {}
         for _, key, mod in sections:
             if mod is None:
@@ -159,7 +203,9 @@ def main() -> int:
                 r[key] = old[key]
     r["wall_s"] = lm.wall_s
     r["load_average_1min"] = lm.summary()
-    r["verdicts"] = [{"section": k, **v} for _, k, _ in sections for v in (r.get(k) or {}).get("verdicts", [])]
+    r["verdicts"] = [
+        {"section": k, **v} for _, k, _ in sections for v in (r.get(k) or {}).get("verdicts", [])
+    ]
     harness.note(f"\nwall time {r['wall_s']:.0f} s, 1-minute load average {r['load_average_1min']}")
     if out_dir is None:
         harness.note("(--quick without --out: results not written)")

@@ -122,4 +122,3 @@ def test_grading_section_checks_the_grades_it_times(quick):
     assert all(len(runs) == e["rounds"] for runs in e["runs"].values())
     assert e["all_right"] is True and e["ratio_to_jobs_1"]["--jobs 1"] == 1.0
     assert "| 2 Dask workers |" in md
-

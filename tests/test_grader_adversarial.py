@@ -5,6 +5,7 @@ solutions (honest, full marks), the blank release, and one student per trick or 
 test compares a student's points with the honest counterpart's. The grader needs bubblewrap as
 root (``python3 dev.py test`` installs it); without it these tests fail with the reason.
 """
+
 from __future__ import annotations
 
 import csv
@@ -68,8 +69,11 @@ def _digest(folder: Path) -> str:
 
 def _released(tmp: Path) -> Path:
     out = tmp / "release"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--out", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "release.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -137,6 +141,7 @@ PREALLOCATED = """    L, B = len(params), X.shape[1]
 
 def _class(subs: Path, release: Path) -> None:
     """Write every student's submission under subs/."""
+
     def put(student, a, nb, name=None):
         path = subs / student / a / (name or f"{a}.ipynb")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,32 +154,82 @@ def _class(subs: Path, release: Path) -> None:
         put("teacher", a, _source(a))
         put("blank", a, nbformat.read(release / a / f"{a}.ipynb", as_version=4))
     # the course's reference, reached in several ways
-    put("ref_import", "subscripts", _body(_source("subscripts"), "grad_W",
-        "    from backprop.subscript import grad_W as reference\n    return reference(W, x, y)"))
-    put("ref_importlib", "differentials", _body(_source("differentials"), "grad_W",
-        "    import importlib\n    return importlib.import_module('backprop.differential').grad_W(W, x, y)"))
-    put("ref_dunder", "jacobians", _body(_source("jacobians"), "grad_W",
-        "    ref = __import__('backprop.jacobian', fromlist=['grad_W'])\n    return ref.grad_W(W, x, y)"))
-    put("ref_numgrad", "differentials", _body(_source("differentials"), "grad_x",
-        "    from backprop import numerical_gradient\n    from backprop.seed import E\n"
-        "    return numerical_gradient(lambda x_: E(W, x_, y), x)"))
-    put("ref_mlp", "deep_softmax", _body(_source("deep_softmax"), "backward",
-        "    from backprop import MLP\n"
-        "    net = MLP([X.shape[0], params['W1'].shape[0], params['W2'].shape[0]], hidden='sigmoid',\n"
-        "              output='softmax', loss='cross_entropy')\n    return net.gradients(X, Y, params)"))
-    put("ref_source", "subscripts", _body(_source("subscripts"), "grad_W",
-        "    import backprop.seed, pathlib\n"
-        "    code = (pathlib.Path(backprop.seed.__file__).parent / 'subscript.py').read_text()\n"
-        "    ns = {'__name__': 'backprop.copied', '__package__': 'backprop'}\n"
-        "    exec(code, ns)\n    return ns['grad_W'](W, x, y)"))
+    put(
+        "ref_import",
+        "subscripts",
+        _body(
+            _source("subscripts"),
+            "grad_W",
+            "    from backprop.subscript import grad_W as reference\n    return reference(W, x, y)",
+        ),
+    )
+    put(
+        "ref_importlib",
+        "differentials",
+        _body(
+            _source("differentials"),
+            "grad_W",
+            "    import importlib\n    return importlib.import_module('backprop.differential').grad_W(W, x, y)",
+        ),
+    )
+    put(
+        "ref_dunder",
+        "jacobians",
+        _body(
+            _source("jacobians"),
+            "grad_W",
+            "    ref = __import__('backprop.jacobian', fromlist=['grad_W'])\n    return ref.grad_W(W, x, y)",
+        ),
+    )
+    put(
+        "ref_numgrad",
+        "differentials",
+        _body(
+            _source("differentials"),
+            "grad_x",
+            "    from backprop import numerical_gradient\n    from backprop.seed import E\n"
+            "    return numerical_gradient(lambda x_: E(W, x_, y), x)",
+        ),
+    )
+    put(
+        "ref_mlp",
+        "deep_softmax",
+        _body(
+            _source("deep_softmax"),
+            "backward",
+            "    from backprop import MLP\n"
+            "    net = MLP([X.shape[0], params['W1'].shape[0], params['W2'].shape[0]], hidden='sigmoid',\n"
+            "              output='softmax', loss='cross_entropy')\n    return net.gradients(X, Y, params)",
+        ),
+    )
+    put(
+        "ref_source",
+        "subscripts",
+        _body(
+            _source("subscripts"),
+            "grad_W",
+            "    import backprop.seed, pathlib\n"
+            "    code = (pathlib.Path(backprop.seed.__file__).parent / 'subscript.py').read_text()\n"
+            "    ns = {'__name__': 'backprop.copied', '__package__': 'backprop'}\n"
+            "    exec(code, ns)\n    return ns['grad_W'](W, x, y)",
+        ),
+    )
     # silencing tracebacks in a blank notebook (nbgrader's Execute records the error anyway)
-    put("silencer", "subscripts", _insert_after(nbformat.read(release / "subscripts" / "subscripts.ipynb",
-                                                              as_version=4), "setup",
-        "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip._showtraceback = lambda *a, **k: None"))
+    put(
+        "silencer",
+        "subscripts",
+        _insert_after(
+            nbformat.read(release / "subscripts" / "subscripts.ipynb", as_version=4),
+            "setup",
+            "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip._showtraceback = lambda *a, **k: None",
+        ),
+    )
     # a wrong (transposed) answer plus patches of numpy, the checker, display and the probe's mime type
     wrong = _replace(_source("subscripts"), "grad_W", "    return G\n", "    return G.T\n")
     put("transposer", "subscripts", wrong)
-    patch = _insert_after(nbformat.from_dict(wrong), "setup",
+    patch = _insert_after(
+        nbformat.from_dict(wrong),
+        "setup",
         "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
         "try:\n    import backprop.diagnose as d\n    d.diagnose = lambda *a, **k: True\nexcept ImportError:\n    pass\n"
         "import IPython.display as disp\n_real = disp.display\n"
@@ -186,15 +241,21 @@ def _class(subs: Path, release: Path) -> None:
         "                    for r in p.get('results', []):\n"
         "                        r.pop('raised', None)\n"
         "    return _real(*objs, **kw)\n"
-        "disp.display = _forge\n")
+        "disp.display = _forge\n",
+    )
     put("patcher", "subscripts", patch)
     # forged payloads: a hook displays the visible example's right answers for every test
-    G0 = (lambda W, x, y: ((1 / (1 + np.exp(-(W @ x)))) * (1 - 1 / (1 + np.exp(-(W @ x))))
-                           * (1 / (1 + np.exp(-(W @ x))) - y)) @ x.T)
+    G0 = lambda W, x, y: (
+        ((1 / (1 + np.exp(-(W @ x)))) * (1 - 1 / (1 + np.exp(-(W @ x)))) * (1 / (1 + np.exp(-(W @ x))) - y))
+        @ x.T
+    )
     from backprop.seed import example
+
     G_visible = G0(*example())
     forger = _replace(nbformat.from_dict(wrong), "grad_W", "    return G.T\n", "    return G.T\n")
-    _insert_after(forger, "setup",
+    _insert_after(
+        forger,
+        "setup",
         "import base64, json\nfrom IPython.display import display\n"
         f"G_seen = np.array({G_visible.tolist()!r})\n"
         "def enc(a):\n    a = np.asarray(a, float)\n"
@@ -203,17 +264,30 @@ def _class(subs: Path, release: Path) -> None:
         "    for gid in ('test_grad_W_shape', 'test_grad_W_values'):\n"
         "        display({'application/vnd.backprop.grading+json': {'grade_id': gid,\n"
         "                 'results': [{'ok': enc(G_seen)}] * 3}, 'text/plain': 'x'}, raw=True)\n"
-        "get_ipython().events.register('post_run_cell', forge)")
+        "get_ipython().events.register('post_run_cell', forge)",
+    )
     put("forger", "subscripts", forger)
     # hard-coding the visible example
-    put("hardcoder", "subscripts", _body(_source("subscripts"), "grad_W",
-        f"    return np.array({G_visible.tolist()!r})"))
+    put(
+        "hardcoder",
+        "subscripts",
+        _body(_source("subscripts"), "grad_W", f"    return np.array({G_visible.tolist()!r})"),
+    )
     # writing into the package, reading instructor files, killing the parent, and a crash
-    put("writer", "subscripts", _insert_after(_source("subscripts"), "setup",
-        "import backprop.seed, pathlib\nfor f in pathlib.Path(backprop.seed.__file__).parent.glob('*.py'):\n"
-        "    try:\n        with open(f, 'a') as h:\n            h.write('\\nraise SystemExit')\n"
-        "        print('WROTE', f)\n    except OSError as err:\n        print('cannot write', f.name, type(err).__name__)"))
-    snoop = _insert_after(_source("subscripts"), "setup",
+    put(
+        "writer",
+        "subscripts",
+        _insert_after(
+            _source("subscripts"),
+            "setup",
+            "import backprop.seed, pathlib\nfor f in pathlib.Path(backprop.seed.__file__).parent.glob('*.py'):\n"
+            "    try:\n        with open(f, 'a') as h:\n            h.write('\\nraise SystemExit')\n"
+            "        print('WROTE', f)\n    except OSError as err:\n        print('cannot write', f.name, type(err).__name__)",
+        ),
+    )
+    snoop = _insert_after(
+        _source("subscripts"),
+        "setup",
         "import glob, os\n"
         f"places = [{str(ROOT / 'instructor')!r}, {str(ROOT / 'tools')!r}, {str(ROOT / 'book')!r},\n"
         f"          {str(PACKAGE / 'subscript.py')!r}, '/work/main', '/root/.ssh']\n"
@@ -228,31 +302,65 @@ def _class(subs: Path, release: Path) -> None:
         "    leaks += [root + '/src/' + f for f in os.listdir(root + '/src') if f != 'backprop']\n"
         f"leaks += glob.glob({str(ROOT)!r} + '/*/*/grading.py') + glob.glob('/work/*/*/instructor')\n"
         f"leaks += [p for p in places[3:4] if 'reference' not in open(p).read()]\n"
-        "print('found', leaks)")
+        "print('found', leaks)",
+    )
     _replace(snoop, "grad_W", "    return G\n", "    return G if not leaks else G.T\n")
     put("snoop", "subscripts", snoop)
-    put("killer", "subscripts", _insert_after(_source("subscripts"), "setup",
-        "import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
-        "    except OSError as err:\n        print('cannot kill', pid, type(err).__name__)\n"
-        "try:\n    os.killpg(0, signal.SIGKILL)\nexcept OSError as err:\n    print('cannot killpg', err)"))
+    put(
+        "killer",
+        "subscripts",
+        _insert_after(
+            _source("subscripts"),
+            "setup",
+            "import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+            "    except OSError as err:\n        print('cannot kill', pid, type(err).__name__)\n"
+            "try:\n    os.killpg(0, signal.SIGKILL)\nexcept OSError as err:\n    print('cannot killpg', err)",
+        ),
+    )
     put("killer", "jacobians", _source("jacobians"))
-    put("crasher", "jacobians", _replace(_source("jacobians"), "ds_dv", "    ### BEGIN SOLUTION\n",
-                                         "    ### BEGIN SOLUTION\n    import os; os._exit(1)\n"))
+    put(
+        "crasher",
+        "jacobians",
+        _replace(
+            _source("jacobians"),
+            "ds_dv",
+            "    ### BEGIN SOLUTION\n",
+            "    ### BEGIN SOLUTION\n    import os; os._exit(1)\n",
+        ),
+    )
     # resources: fork bomb, memory hog, endless loops, huge output
-    put("forker", "subscripts", _insert_after(_source("subscripts"), "setup",
-        "import os, time\nchildren = 0\ntry:\n    while children < 100000:\n        pid = os.fork()\n"
-        "        if pid == 0:\n            time.sleep(120)\n            os._exit(0)\n        children += 1\n"
-        "except OSError as err:\n    print('fork refused after', children, type(err).__name__)"))
-    put("hog", "subscripts", _insert_after(_source("subscripts"), "setup",
-        "try:\n    big = np.ones((2**31,))\nexcept MemoryError:\n    print('MemoryError')"))
+    put(
+        "forker",
+        "subscripts",
+        _insert_after(
+            _source("subscripts"),
+            "setup",
+            "import os, time\nchildren = 0\ntry:\n    while children < 100000:\n        pid = os.fork()\n"
+            "        if pid == 0:\n            time.sleep(120)\n            os._exit(0)\n        children += 1\n"
+            "except OSError as err:\n    print('fork refused after', children, type(err).__name__)",
+        ),
+    )
+    put(
+        "hog",
+        "subscripts",
+        _insert_after(
+            _source("subscripts"),
+            "setup",
+            "try:\n    big = np.ones((2**31,))\nexcept MemoryError:\n    print('MemoryError')",
+        ),
+    )
     looper = _body(_source("subscripts"), "dE_dw", "    while True:\n        pass")
     _body(looper, "grad_W", "    s = 1 / (1 + np.exp(-(W @ x)))\n    return ((s - s * s) * (s - y)) @ x.T")
     put("looper", "subscripts", looper)
-    stubborn = _insert_after(nbformat.from_dict(looper), "setup",
-                             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)")
+    stubborn = _insert_after(
+        nbformat.from_dict(looper), "setup", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)"
+    )
     put("stubborn", "subscripts", stubborn)
-    put("shouter", "subscripts", _insert_after(_source("subscripts"), "setup",
-        "for i in range(6000):\n    print('x' * 1000)"))
+    put(
+        "shouter",
+        "subscripts",
+        _insert_after(_source("subscripts"), "setup", "for i in range(6000):\n    print('x' * 1000)"),
+    )
     # accidents: deleted setup, renamed file, duplicated cell, a non-notebook, partial JSON
     nb = _source("subscripts")
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "setup"]
@@ -269,23 +377,56 @@ def _class(subs: Path, release: Path) -> None:
     put("garbled", "subscripts", '{"cells": [ this is not json')
     put("garbled", "jacobians", _source("jacobians"))
     # honest answers that warn and print to stderr, and other valid styles
-    put("noisy", "subscripts", _body(_source("subscripts"), "grad_W",
-        "    import sys, warnings\n    warnings.warn('just a debug warning')\n"
-        "    print('debug: computing G', file=sys.stderr)\n    s = 1 / (1 + np.exp(-(W @ x)))\n"
-        "    return ((s - s * s) * (s - y)) @ x.T"))
-    styles = _body(_source("subscripts"), "grad_W",
-                   "    s = 1 / (1 + np.exp(-(W @ x[:, 0])))           # 1-D vectors inside\n"
-                   "    return np.outer((s - s * s) * (s - y[:, 0]), x[:, 0])")
-    _body(styles, "dE_dw", "    s = 1 / (1 + np.exp(-np.einsum('kl,l->k', W, x[:, 0])))\n"
-                           "    return float(np.einsum('k,k,k->', s - y[:, 0], s * (1 - s), np.eye(len(s))[i]) * x[j, 0])")
+    put(
+        "noisy",
+        "subscripts",
+        _body(
+            _source("subscripts"),
+            "grad_W",
+            "    import sys, warnings\n    warnings.warn('just a debug warning')\n"
+            "    print('debug: computing G', file=sys.stderr)\n    s = 1 / (1 + np.exp(-(W @ x)))\n"
+            "    return ((s - s * s) * (s - y)) @ x.T",
+        ),
+    )
+    styles = _body(
+        _source("subscripts"),
+        "grad_W",
+        "    s = 1 / (1 + np.exp(-(W @ x[:, 0])))           # 1-D vectors inside\n"
+        "    return np.outer((s - s * s) * (s - y[:, 0]), x[:, 0])",
+    )
+    _body(
+        styles,
+        "dE_dw",
+        "    s = 1 / (1 + np.exp(-np.einsum('kl,l->k', W, x[:, 0])))\n"
+        "    return float(np.einsum('k,k,k->', s - y[:, 0], s * (1 - s), np.eye(len(s))[i]) * x[j, 0])",
+    )
     put("styles", "subscripts", styles)
-    put("styles", "differentials", _body(_source("differentials"), "grad_x",
-        "    s = 1 / (1 + np.exp(-np.einsum('ij,jk->ik', W, x)))\n    return np.einsum('ji,jk->ik', W, s * (1 - s) * (s - y))"))
-    put("forgetful", "differentials", _replace(_source("differentials"), "grad_W",
-                                               "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T"))
-    put("unscaled", "multihead_backward", _replace(_source("multihead_backward"), "multihead_backward",
-                                                   "softmax_rows_backward(P, dP) / np.sqrt(Qs.shape[-1])",
-                                                   "softmax_rows_backward(P, dP)"))
+    put(
+        "styles",
+        "differentials",
+        _body(
+            _source("differentials"),
+            "grad_x",
+            "    s = 1 / (1 + np.exp(-np.einsum('ij,jk->ik', W, x)))\n    return np.einsum('ji,jk->ik', W, s * (1 - s) * (s - y))",
+        ),
+    )
+    put(
+        "forgetful",
+        "differentials",
+        _replace(
+            _source("differentials"), "grad_W", "return (S - S @ S) @ (s - y) @ x.T", "return (s - y) @ x.T"
+        ),
+    )
+    put(
+        "unscaled",
+        "multihead_backward",
+        _replace(
+            _source("multihead_backward"),
+            "multihead_backward",
+            "softmax_rows_backward(P, dP) / np.sqrt(Qs.shape[-1])",
+            "softmax_rows_backward(P, dP)",
+        ),
+    )
     # the kernel's socket folder (its path is in sys.argv after -f): a 3000-deep chain of folders
     # and 300 MB of writes; graded first in its slot, honest students after it
     put("aaa_chain", "subscripts", _insert_after(_source("subscripts"), "setup", CHAIN))
@@ -296,14 +437,33 @@ def _class(subs: Path, release: Path) -> None:
     # the memory test: plain backprop with tracemalloc patched, plain backprop with its buffer set
     # aside in an earlier cell; their honest twins: the instructor version, and one that imports
     # matplotlib in another cell (~30 MB the kernel holds that the test must not count)
-    put("mem_tracemalloc", "checkpointing", _insert_after(
-        _body(_source("checkpointing"), "checkpointed_gradients", PLAIN_BACKPROP), "setup",
-        "import tracemalloc\ntracemalloc.get_traced_memory = lambda: (0, 0)"))
-    put("mem_prealloc", "checkpointing", _insert_after(
-        _body(_source("checkpointing"), "checkpointed_gradients", PREALLOCATED), "setup",
-        "_BUF = np.ones((33 * 8, 65536))   # set aside before the test, reused by the answer"))
-    put("mem_matplotlib", "checkpointing", _insert_after(_source("checkpointing"), "setup",
-        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')"))
+    put(
+        "mem_tracemalloc",
+        "checkpointing",
+        _insert_after(
+            _body(_source("checkpointing"), "checkpointed_gradients", PLAIN_BACKPROP),
+            "setup",
+            "import tracemalloc\ntracemalloc.get_traced_memory = lambda: (0, 0)",
+        ),
+    )
+    put(
+        "mem_prealloc",
+        "checkpointing",
+        _insert_after(
+            _body(_source("checkpointing"), "checkpointed_gradients", PREALLOCATED),
+            "setup",
+            "_BUF = np.ones((33 * 8, 65536))   # set aside before the test, reused by the answer",
+        ),
+    )
+    put(
+        "mem_matplotlib",
+        "checkpointing",
+        _insert_after(
+            _source("checkpointing"),
+            "setup",
+            "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')",
+        ),
+    )
     put("teacher", "checkpointing", _source("checkpointing"))
     # names in other alphabets and with accents, each graded apart; an LMS-looking folder name
     put("张伟", "subscripts", _source("subscripts"))
@@ -325,19 +485,31 @@ def _class(subs: Path, release: Path) -> None:
     os.link(secret, subs / "linker" / "jacobians.ipynb")
     put("linker", "differentials", _source("differentials"))
     # the kernel swaps its own log (which the grader quotes when a kernel dies) for a link to that file
-    put("log_linker", "subscripts", _insert_after(_source("subscripts"), "setup",
-        "import os, sys\nfolder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
-        "os.remove(os.path.join(folder, 'kernel.log'))\n"
-        f"os.symlink({str(secret)!r}, os.path.join(folder, 'kernel.log'))\nos._exit(1)"))
+    put(
+        "log_linker",
+        "subscripts",
+        _insert_after(
+            _source("subscripts"),
+            "setup",
+            "import os, sys\nfolder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+            "os.remove(os.path.join(folder, 'kernel.log'))\n"
+            f"os.symlink({str(secret)!r}, os.path.join(folder, 'kernel.log'))\nos._exit(1)",
+        ),
+    )
     # a student whose function raises with its inputs in the message (they reach the feedback)
-    put("leaker", "subscripts", _body(_source("subscripts"), "grad_W",
-        "    raise ValueError(repr(W.ravel()[:4].tolist()))"))
+    put(
+        "leaker",
+        "subscripts",
+        _body(_source("subscripts"), "grad_W", "    raise ValueError(repr(W.ravel()[:4].tolist()))"),
+    )
     # an LMS bulk download (Canvas and Moodle names, a resubmission suffix) next to the folders
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("smithjane_1234_5678_subscripts-1.ipynb", nbformat.writes(_source("subscripts")))
         z.writestr("doejohn_1_77_subscripts.ipynb", nbformat.writes(_source("subscripts")))
-        z.writestr("Jane Doe_42_assignsubmission_file_/jacobians (1).ipynb", nbformat.writes(_source("jacobians")))
+        z.writestr(
+            "Jane Doe_42_assignsubmission_file_/jacobians (1).ipynb", nbformat.writes(_source("jacobians"))
+        )
         z.writestr("Jane Doe_42_assignsubmission_file_/readme.txt", "hello")
     (subs / "lms_download.zip").write_bytes(buf.getvalue())
 
@@ -348,21 +520,44 @@ def graded(tmp_path_factory):
     subs, out = tmp / "submissions", tmp / "autograded"
     _class(subs, _released(tmp))
     before = _digest(PACKAGE)
-    cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
-           "--timeout", "20", "--notebook-timeout", "120", "--no-progress"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "autograde.py"),
+        str(subs),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--timeout",
+        "20",
+        "--notebook-timeout",
+        "120",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = _watch_memory(proc)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     assert _digest(PACKAGE) == before, "a submission changed the package on disk"
-    by_name = {json.loads(p.read_text())["name"]: json.loads(p.read_text()) for p in (out / "feedback").glob("*.json")}
-    return {"out": out, "feedback": by_name, "cmd": cmd, "subs": subs, "stdout": stdout, "peak_rss": peak,
-            "pid": proc.pid}
+    by_name = {
+        json.loads(p.read_text())["name"]: json.loads(p.read_text())
+        for p in (out / "feedback").glob("*.json")
+    }
+    return {
+        "out": out,
+        "feedback": by_name,
+        "cmd": cmd,
+        "subs": subs,
+        "stdout": stdout,
+        "peak_rss": peak,
+        "pid": proc.pid,
+    }
 
 
 def _watch_memory(proc, timeout: float = 1500) -> int:
     """Wait for the grader; the largest resident size of any of its processes (bytes)."""
     import time
+
     deadline, peak = time.monotonic() + timeout, 0
     while proc.poll() is None and time.monotonic() < deadline:
         for task in Path("/proc").glob("[0-9]*"):
@@ -396,8 +591,9 @@ def _outputs(graded, student: str, assignment: str) -> str:
     """The text the cells of an executed notebook printed (not their code)."""
     key = graded["feedback"][student]["student"]
     nb = nbformat.read(graded["out"] / "executed" / key / assignment / f"{assignment}.ipynb", as_version=4)
-    return "\n".join(o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code"
-                     for o in c.outputs)
+    return "\n".join(
+        o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
 
 
 def _full(graded, assignment) -> float:
@@ -431,27 +627,40 @@ def test_typical_mistakes_cost_their_points_and_are_named(graded):
     q = _q(graded, "forgetful", "differentials")
     assert q["test_grad_W_shape"]["status"] == "passed" and q["test_grad_W_values"]["points"] == 0
     assert "sigma'(v)" in q["test_grad_W_values"]["message"]
-    q = _q(graded, "unscaled", "multihead_backward")          # 1/sqrt(d_k) forgotten in the backward
+    q = _q(graded, "unscaled", "multihead_backward")  # 1/sqrt(d_k) forgotten in the backward
     assert all(q[g]["status"] == "passed" for g in q if not g.startswith("test_multihead_backward_"))
-    assert q["test_multihead_backward_shapes"]["status"] == q["test_multihead_backward_Wo_values"]["status"] == "passed"
+    assert (
+        q["test_multihead_backward_shapes"]["status"]
+        == q["test_multihead_backward_Wo_values"]["status"]
+        == "passed"
+    )
     for g in ("test_multihead_backward_Wqkv_values", "test_multihead_backward_X_values"):
         assert q[g]["points"] == 0 and "1/sqrt(d_k) is missing" in q[g]["message"], q[g]
 
 
 # ------------------------------------------------------------------------- the reference is no answer
-@pytest.mark.parametrize("student, assignment, tests", [
-    ("ref_import", "subscripts", ["test_grad_W_shape", "test_grad_W_values"]),
-    ("ref_importlib", "differentials", ["test_grad_W_shape", "test_grad_W_values", "test_dE_scalar", "test_dE_values"]),
-    ("ref_dunder", "jacobians", ["test_grad_W_shape", "test_grad_W_values"]),
-    ("ref_numgrad", "differentials", ["test_grad_x_shape", "test_grad_x_values"]),
-    ("ref_mlp", "deep_softmax", ["test_backward_shapes", "test_backward_values"]),
-    ("ref_source", "subscripts", ["test_grad_W_shape", "test_grad_W_values"]),
-])
+@pytest.mark.parametrize(
+    "student, assignment, tests",
+    [
+        ("ref_import", "subscripts", ["test_grad_W_shape", "test_grad_W_values"]),
+        (
+            "ref_importlib",
+            "differentials",
+            ["test_grad_W_shape", "test_grad_W_values", "test_dE_scalar", "test_dE_values"],
+        ),
+        ("ref_dunder", "jacobians", ["test_grad_W_shape", "test_grad_W_values"]),
+        ("ref_numgrad", "differentials", ["test_grad_x_shape", "test_grad_x_values"]),
+        ("ref_mlp", "deep_softmax", ["test_backward_shapes", "test_backward_values"]),
+        ("ref_source", "subscripts", ["test_grad_W_shape", "test_grad_W_values"]),
+    ],
+)
 def test_reaching_the_reference_scores_zero_with_a_reason(graded, student, assignment, tests):
     q = _q(graded, student, assignment)
     for t in tests:
         assert q[t]["points"] == 0, q[t]
-        assert "reference implementation" in q[t]["message"] or "not available while grading" in q[t]["message"], q[t]
+        assert (
+            "reference implementation" in q[t]["message"] or "not available while grading" in q[t]["message"]
+        ), q[t]
     others = [g for g in q if g not in tests]
     assert all(q[g]["status"] == "passed" for g in others), q
     if student != "ref_source":
@@ -466,6 +675,7 @@ def test_silenced_tracebacks_score_zero(graded):
 def test_patching_numpy_checkers_and_display_changes_nothing(graded):
     def points(student):
         return {g: (q["points"], q["status"]) for g, q in _q(graded, student, "subscripts").items()}
+
     assert points("patcher") == points("transposer")
 
 
@@ -479,12 +689,15 @@ def test_forged_answers_and_hard_coded_examples_earn_no_value_points(graded):
 
 def _gradebook(graded, query: str) -> list[tuple]:
     import sqlite3
+
     with sqlite3.connect(graded["out"] / "gradebook.sqlite") as db:
         return db.execute(query).fetchall()
 
 
 def test_fresh_inputs_seed_stays_in_the_instructors_gradebook(graded):
-    seeds = {(s, a): seed for s, a, seed in _gradebook(graded, "SELECT student, assignment, seed FROM results")}
+    seeds = {
+        (s, a): seed for s, a, seed in _gradebook(graded, "SELECT student, assignment, seed FROM results")
+    }
     assert len(set(seeds.values())) == len(seeds) and all(re.fullmatch(r"\d+", v) for v in seeds.values())
     out = graded["out"]
     reports = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".html", ".json", ".ipynb")]
@@ -493,20 +706,26 @@ def test_fresh_inputs_seed_stays_in_the_instructors_gradebook(graded):
         text = path.read_text()
         assert not any(seed in text for seed in seeds.values()), f"{path} holds a seed"
         assert "drawn with seed" not in text, path
-    assert (out / "gradebook.sqlite").stat().st_mode & 0o077 == 0      # the secret: for the instructor only
+    assert (out / "gradebook.sqlite").stat().st_mode & 0o077 == 0  # the secret: for the instructor only
 
 
 def test_executed_copies_show_the_tests_in_words_not_probes_or_inputs(graded):
-    for path in (graded["out"] / "executed").rglob("*.ipynb"):      # (a forger's own code may say anything)
+    for path in (graded["out"] / "executed").rglob("*.ipynb"):  # (a forger's own code may say anything)
         nb = nbformat.read(path, as_version=4)
         outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
         assert "vnd.backprop.grading" not in outputs and '"b64"' not in outputs, path
         tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-        assert tests and not any("send_answers" in c.source or "grading_case" in c.metadata for c in tests), path
-    nb = nbformat.read(graded["out"] / "executed" / "transposer" / "subscripts" / "subscripts.ipynb", as_version=4)
+        assert tests and not any("send_answers" in c.source or "grading_case" in c.metadata for c in tests), (
+            path
+        )
+    nb = nbformat.read(
+        graded["out"] / "executed" / "transposer" / "subscripts" / "subscripts.ipynb", as_version=4
+    )
     cell = _cell(nb, "test_grad_W_values")
     assert cell.source.startswith("# G has the right values")
-    assert "0 / 2 — failed — your gradient" in cell.outputs[0]["text"] and "transpose" in cell.outputs[0]["text"]
+    assert (
+        "0 / 2 — failed — your gradient" in cell.outputs[0]["text"] and "transpose" in cell.outputs[0]["text"]
+    )
 
 
 # ------------------------------------------------------------------------- isolation and limits
@@ -541,16 +760,21 @@ def test_endless_loops_cost_only_their_questions(graded):
     for student in ("looper", "stubborn"):
         q = _q(graded, student, "subscripts")
         assert q["test_dE_dw_scalar"]["points"] == q["test_dE_dw_values"]["points"] == 0
-        assert "time limit" in q["test_dE_dw_scalar"]["message"] or q[
-            "test_dE_dw_scalar"]["status"] in ("timeout", "not run"), q
+        assert "time limit" in q["test_dE_dw_scalar"]["message"] or q["test_dE_dw_scalar"]["status"] in (
+            "timeout",
+            "not run",
+        ), q
     q = _q(graded, "looper", "subscripts")
     assert q["test_grad_W_shape"]["status"] == q["test_grad_W_values"]["status"] == "passed"
 
 
 # ------------------------------------------------------------------------- submissions as received
 def test_deleted_setup_renamed_file_duplicate_cell_are_graded_with_notes(graded):
-    for student, words in (("no_setup", "restored"), ("renamed", "subscripts (1).ipynb"),
-                           ("duplicate", "appears twice")):
+    for student, words in (
+        ("no_setup", "restored"),
+        ("renamed", "subscripts (1).ipynb"),
+        ("duplicate", "appears twice"),
+    ):
         assert _score(graded, student, "subscripts")[0] == _full(graded, "subscripts"), student
         notes = _nb(graded, student, "subscripts")["notes"] + graded["feedback"][student]["notes"]
         assert any(words in n for n in notes), (student, notes)
@@ -571,11 +795,13 @@ def test_lms_zip_with_canvas_and_moodle_names_and_their_real_ids(graded):
     assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert rows[1][0] == "Points Possible"
     by_name = {r[0]: r for r in rows[2:]}
-    assert by_name["smithjane"][1] == "1234" and by_name["doejohn"][1] == "1"     # Canvas user ids
+    assert by_name["smithjane"][1] == "1234" and by_name["doejohn"][1] == "1"  # Canvas user ids
     assert by_name["student_1"][1] == "" and by_name["student_1"][3] == "student_1"  # a folder: no LMS id
     moodle = list(csv.reader(open(graded["out"] / "grades_moodle_jacobians.csv")))
     assert moodle[0] == ["Identifier", "Full name", "Grade", "Maximum Grade"]
-    assert moodle[1][:2] == ["Participant 42", "Jane Doe"] and float(moodle[1][2]) == _full(graded, "jacobians")
+    assert moodle[1][:2] == ["Participant 42", "Jane Doe"] and float(moodle[1][2]) == _full(
+        graded, "jacobians"
+    )
 
 
 def test_reports_and_feedback(graded):
@@ -583,7 +809,9 @@ def test_reports_and_feedback(graded):
     html = (out / "feedback" / "transposer.html").read_text()
     assert "transpose" in html and "<table>" in html
     q = list(csv.DictReader(open(out / "questions.csv")))
-    assert {"student", "assignment", "grade_id", "tests", "points", "max_points", "status", "message"} <= set(q[0])
+    assert {"student", "assignment", "grade_id", "tests", "points", "max_points", "status", "message"} <= set(
+        q[0]
+    )
     assert "seed" not in q[0]
     done = [r for r in q if r["student"] == "teacher" and r["grade_id"] == "test_grad_W_shape"]
     assert {r["tests"] for r in done} == {"G has the shape of W"}
@@ -596,31 +824,49 @@ def test_reports_and_feedback(graded):
 def test_rerun_resumes_and_partial_runs_keep_other_assignments(graded, tmp_path):
     out = graded["out"]
     before = (out / "scores.csv").read_text()
-    proc = subprocess.run(graded["cmd"] + ["--assignment", "jacobians"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        graded["cmd"] + ["--assignment", "jacobians"], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (out / "scores.csv").read_text() == before          # nothing regraded, nothing lost
+    assert (out / "scores.csv").read_text() == before  # nothing regraded, nothing lost
     assert (out / "feedback" / "teacher.json").exists()
 
 
 def test_a_partial_regrade_keeps_every_earlier_note(graded):
     out = graded["out"]
     first = json.loads((out / "feedback" / "renamed.json").read_text())
-    proc = subprocess.run(graded["cmd"] + ["--force", "--student", "renamed", "--assignment", "subscripts"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        graded["cmd"] + ["--force", "--student", "renamed", "--assignment", "subscripts"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = json.loads((out / "feedback" / "renamed.json").read_text())
     assert any("notes.pdf" in n for n in again["notes"]) and again["notes"] == first["notes"]
-    assert _nb({"feedback": {"renamed": again}}, "renamed", "subscripts")["notes"] == \
-        _nb({"feedback": {"renamed": first}}, "renamed", "subscripts")["notes"]
+    assert (
+        _nb({"feedback": {"renamed": again}}, "renamed", "subscripts")["notes"]
+        == _nb({"feedback": {"renamed": first}}, "renamed", "subscripts")["notes"]
+    )
     other = json.loads((out / "feedback" / "duplicate.json").read_text())
     assert any("appears twice" in n for n in _nb({"feedback": {"d": other}}, "d", "subscripts")["notes"])
 
 
 def test_refuses_without_sandbox_unless_unsafe(tmp_path):
-    env = {**os.environ, "PATH": str(tmp_path)}                 # no bwrap on PATH
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on PATH
     (tmp_path / "subs" / "a").mkdir(parents=True)
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(tmp_path / "subs"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "autograde.py"),
+            str(tmp_path / "subs"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2 and "refusing" in proc.stderr and "--unsafe" in proc.stderr
 
 
@@ -628,13 +874,22 @@ def test_ctrl_c_loses_at_most_the_notebooks_in_flight_and_a_rerun_resumes(tmp_pa
     import signal
     import sqlite3
     import time
+
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("ada", "alan", "grace"):
         for a in ASSIGNMENTS:
             (subs / student / a).mkdir(parents=True)
             nbformat.write(_source(a), subs / student / a / f"{a}.ipynb")
-    cmd = [sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out), "--jobs", "2",
-           "--no-progress"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "autograde.py"),
+        str(subs),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     book = out / "gradebook.sqlite"
 
@@ -654,7 +909,7 @@ def test_ctrl_c_loses_at_most_the_notebooks_in_flight_and_a_rerun_resumes(tmp_pa
     total = 3 * len(ASSIGNMENTS)
     assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
     assert 2 <= len(first) < total
-    assert len(list(csv.DictReader(open(out / "scores.csv")))) == len(first)     # reports of what is done
+    assert len(list(csv.DictReader(open(out / "scores.csv")))) == len(first)  # reports of what is done
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = graded()
@@ -674,12 +929,25 @@ def test_a_worker_keeps_no_thread_or_file_of_the_notebooks_it_graded(tmp_path):
     sub = tmp_path / "subs" / a / f"{a}.ipynb"
     sub.parent.mkdir(parents=True)
     nbformat.write(_source(a), sub)
-    slot = (os.getpid() % 100000) * 64 + 63          # the last of this process's slots (autograde's scheme)
-    task = {"student": "ada", "assignment": a, "notebook": f"{a}.ipynb", "seed": 1, "submission": sub.read_text(),
-            "source": str(SOURCE / a), "timeout": 30, "slot": slot, "workdir": str(tmp_path / "w")}
-    worker = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grading" / "worker.py")], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=open(tmp_path / "worker.log", "w"))
+    slot = (os.getpid() % 100000) * 64 + 63  # the last of this process's slots (autograde's scheme)
+    task = {
+        "student": "ada",
+        "assignment": a,
+        "notebook": f"{a}.ipynb",
+        "seed": 1,
+        "submission": sub.read_text(),
+        "source": str(SOURCE / a),
+        "timeout": 30,
+        "slot": slot,
+        "workdir": str(tmp_path / "w"),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "grading" / "worker.py")],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=open(tmp_path / "worker.log", "w"),
+    )
 
     def grade() -> tuple[int, int]:
         """Grade the honest notebook once; the worker's threads and open files afterwards."""
@@ -695,7 +963,7 @@ def test_a_worker_keeps_no_thread_or_file_of_the_notebooks_it_graded(tmp_path):
     finally:
         worker.stdin.close()
         worker.wait(timeout=60)
-        for controller in ("memory", "pids", "cpuacct"):     # the slot's (empty) cgroups
+        for controller in ("memory", "pids", "cpuacct"):  # the slot's (empty) cgroups
             try:
                 (Path("/sys/fs/cgroup") / controller / "backprop-grader" / f"slot{slot}").rmdir()
             except OSError:
@@ -752,7 +1020,7 @@ def test_links_among_the_submissions_are_never_followed(graded):
     assert "TOP SECRET" not in text
     assert any("symbolic link" in n for n in fb["notes"]) and any("hard links" in n for n in fb["notes"])
     assert _score(graded, "linker", "subscripts")[0] == 0
-    assert _score(graded, "linker", "differentials")[0] == _full(graded, "differentials")   # honest twin
+    assert _score(graded, "linker", "differentials")[0] == _full(graded, "differentials")  # honest twin
     died = _nb(graded, "log_linker", "subscripts")["notes"]
     assert any("died" in n for n in died) and "TOP SECRET" not in json.dumps(graded["feedback"]["log_linker"])
 
@@ -765,7 +1033,9 @@ def test_names_in_any_alphabet_are_graded_apart(graded):
     assert len(keys) == 4
     rows = {r["name"]: r for r in csv.DictReader(open(graded["out"] / "students.csv", encoding="utf-8"))}
     assert {"张伟", "李娜", "Zoë", "Zoé"} <= set(rows)
-    assert "<h1>Feedback for 张伟 (" in (graded["out"] / "feedback" / f"{rows['张伟']['key']}.html").read_text()
+    assert (
+        "<h1>Feedback for 张伟 (" in (graded["out"] / "feedback" / f"{rows['张伟']['key']}.html").read_text()
+    )
 
 
 def test_the_newest_of_several_copies_is_graded_with_one_note(graded):
@@ -776,11 +1046,22 @@ def test_the_newest_of_several_copies_is_graded_with_one_note(graded):
 
 def test_a_duplicate_student_stops_the_run_with_a_message(tmp_path):
     import unicodedata
+
     for name in ("Zoë", unicodedata.normalize("NFD", "Zoë")):
         (tmp_path / "subs" / name / "subscripts").mkdir(parents=True)
         nbformat.write(_source("subscripts"), tmp_path / "subs" / name / "subscripts" / "subscripts.ipynb")
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(tmp_path / "subs"),
-                           "--out", str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "autograde.py"),
+            str(tmp_path / "subs"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "same student" in proc.stderr and "Nothing was graded" in proc.stderr
     assert not (tmp_path / "out" / "gradebook.sqlite").exists()
 
@@ -791,37 +1072,69 @@ def test_a_lookup_table_of_earlier_inputs_earns_nothing_on_a_resubmission(graded
     inputs known exactly, a resubmission that looks answers up in a table scores nothing: a changed
     file is graded on new inputs. Its honest twin resubmits a right answer and gets the points."""
     import sqlite3
+
     sys.path.insert(0, str(ROOT / "tools"))
     from grading import gradebook, spec
+
     key = graded["feedback"]["leaker"]["student"]
     with sqlite3.connect(graded["out"] / "gradebook.sqlite") as db:
-        first = int(db.execute("SELECT seed FROM results WHERE student=? AND assignment='subscripts'",
-                               (key,)).fetchone()[0])
-    assert "your function raised ValueError: [" in _q(graded, "leaker", "subscripts")["test_grad_W_values"]["message"]
+        first = int(
+            db.execute(
+                "SELECT seed FROM results WHERE student=? AND assignment='subscripts'", (key,)
+            ).fetchone()[0]
+        )
+    assert (
+        "your function raised ValueError: ["
+        in _q(graded, "leaker", "subscripts")["test_grad_W_values"]["message"]
+    )
     checks = spec.load(SOURCE / "subscripts")
     from backprop.subscript import grad_W
-    table = {spec.cases(checks.tests[g], first)[k]["W"].tobytes().hex(): grad_W(**spec.cases(checks.tests[g], first)[k]).tolist()
-             for g in ("test_grad_W_values",) for k in range(3)}
-    looked_up = _body(_source("subscripts"), "grad_W",
-                      f"    table = {table!r}\n"
-                      "    return np.array(table[np.asarray(W, float).tobytes().hex()])")
+
+    table = {
+        spec.cases(checks.tests[g], first)[k]["W"].tobytes().hex(): grad_W(
+            **spec.cases(checks.tests[g], first)[k]
+        ).tolist()
+        for g in ("test_grad_W_values",)
+        for k in range(3)
+    }
+    looked_up = _body(
+        _source("subscripts"),
+        "grad_W",
+        f"    table = {table!r}\n    return np.array(table[np.asarray(W, float).tobytes().hex()])",
+    )
     subs = tmp_path / "subs"
     for student, nb in (("leaker", looked_up), ("honest_resubmitter", _source("subscripts"))):
         (subs / student / "subscripts").mkdir(parents=True)
         nbformat.write(nb, subs / student / "subscripts" / "subscripts.ipynb")
     out = tmp_path / "out"
     out.mkdir()
-    shutil.copy(graded["out"] / "gradebook.sqlite", out / "gradebook.sqlite")     # the same course secret
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "autograde.py"), str(subs), "--out", str(out),
-                           "--no-progress", "--timeout", "10"], capture_output=True, text=True, timeout=600)
+    shutil.copy(graded["out"] / "gradebook.sqlite", out / "gradebook.sqlite")  # the same course secret
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "autograde.py"),
+            str(subs),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--timeout",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     fb = json.loads((out / "feedback" / f"{key}.json").read_text())
     q = _q({"feedback": {"leaker": fb}}, "leaker", "subscripts")
     assert q["test_grad_W_values"]["points"] == 0 and "KeyError" in q["test_grad_W_values"]["message"], q
     with sqlite3.connect(out / "gradebook.sqlite") as db:
-        again = int(db.execute("SELECT seed FROM results WHERE student=? AND assignment='subscripts'",
-                               (key,)).fetchone()[0])
+        again = int(
+            db.execute(
+                "SELECT seed FROM results WHERE student=? AND assignment='subscripts'", (key,)
+            ).fetchone()[0]
+        )
     assert again != first
     honest = json.loads((out / "feedback" / "honest_resubmitter.json").read_text())
     assert honest["score"] == honest["max_score"] > 0
-    assert gradebook.seed("s", "a", "x", "") == gradebook.seed("s", "a", "x")   # --fresh-inputs per-student
+    assert gradebook.seed("s", "a", "x", "") == gradebook.seed("s", "a", "x")  # --fresh-inputs per-student

@@ -4,6 +4,7 @@ copy of the package, students' keys and submissions as received.
 
 (The sandboxed runs are in test_grader_adversarial.py; nbgrader's own flow in test_grader_nbgrader.py.)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,9 @@ ASSIGNMENTS = sorted(p.name for p in SOURCE.iterdir() if (p / "grading.py").exis
 def _grading():
     if "grading" not in sys.modules:
         folder = ROOT / "tools" / "grading"
-        spec = importlib.util.spec_from_file_location("grading", folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
+        spec = importlib.util.spec_from_file_location(
+            "grading", folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules["grading"] = module
         spec.loader.exec_module(module)
@@ -56,7 +58,7 @@ def test_every_check_has_fresh_cases_unlike_the_visible_example(assignment):
         assert enc(a) != enc(b), f"{gid}: the cases do not depend on the seed"
         assert enc(a) == enc(spec.cases(test, seed=1)), f"{gid}: the cases are not reproducible from the seed"
         assert len(a) >= 2 or test.peak_memory is not None, gid
-        for case in a:                 # the reference's answer passes its own check
+        for case in a:  # the reference's answer passes its own check
             want = test.expected(**case)
             ok, msg = verdicts.judge(test, case, {"ok": _answer(want)}, extra_memory=0.0)
             assert ok, (gid, msg)
@@ -66,6 +68,7 @@ def test_expected_values_written_out_agree_with_the_references():
     from backprop import numerical_gradient
     from backprop.losses import cross_entropy_from_logits
     from backprop.seed import E
+
     diff = spec.load(SOURCE / "differentials")
     for case in spec.cases(diff.tests["test_grad_x_values"], 5):
         want = diff.tests["test_grad_x_values"].expected(**case)
@@ -76,7 +79,7 @@ def test_expected_values_written_out_agree_with_the_references():
         want = deep.tests["test_output_delta_values"].expected(**case)
         num = numerical_gradient(lambda V: cross_entropy_from_logits(V, case["Y"], "softmax"), case["V2"])
         assert np.allclose(want, num, rtol=1e-6, atol=1e-9)
-    ckpt = spec.load(SOURCE / "checkpointing")      # the numpy formula of the memory test = the MLP
+    ckpt = spec.load(SOURCE / "checkpointing")  # the numpy formula of the memory test = the MLP
     module = spec._module(SOURCE / "checkpointing" / "grading.py")
     for case in spec.cases(ckpt.tests["test_checkpointed_gradients_values"], 5):
         mine, ref = module.plain_gradients(**case), module.gradients(**case)
@@ -89,12 +92,15 @@ def test_multihead_expected_values_agree_with_jax_and_the_definitions():
     split's entry formula; and the backward pass its mistakes are written from (grading.py's
     backward_with) against the package's."""
     from test_layers_multihead_attention import jax, jax_vjp, jnp, mha_jax
+
     folder = SOURCE / "multihead_backward"
     checks, module = spec.load(folder), spec._module(folder / "grading.py")
     for case in spec.cases(checks.tests["test_multihead_backward_shapes"], 5):
         want = checks.tests["test_multihead_backward_shapes"].expected(**case)
         Ws = [case[k] for k in ("Wq", "Wk", "Wv", "Wo")]
-        _, ref = jax_vjp(lambda *a: mha_jax(*a, case["h"], case["causal"], None), (case["X"], *Ws), case["dout"])
+        _, ref = jax_vjp(
+            lambda *a: mha_jax(*a, case["h"], case["causal"], None), (case["X"], *Ws), case["dout"]
+        )
         written = module.backward_with(**case)
         for name, r in zip(("X", "Wq", "Wk", "Wv", "Wo"), ref):
             np.testing.assert_allclose(want[name], r, rtol=1e-10, atol=1e-12, err_msg=name)
@@ -102,10 +108,12 @@ def test_multihead_expected_values_agree_with_jax_and_the_definitions():
     for case in spec.cases(checks.tests["test_attention_weights_values"], 5):
         T, d_k = case["Qs"].shape[2:]
         allowed = np.tril(np.ones((T, T), dtype=bool)) if case["causal"] else np.ones((T, T), dtype=bool)
-        ref = jax.nn.softmax(jnp.einsum("bjtk,bjuk->bjtu", case["Qs"], case["Ks"]) / np.sqrt(d_k), axis=-1,
-                             where=allowed)
-        np.testing.assert_allclose(checks.tests["test_attention_weights_values"].expected(**case), ref,
-                                   rtol=1e-12, atol=1e-15)
+        ref = jax.nn.softmax(
+            jnp.einsum("bjtk,bjuk->bjtu", case["Qs"], case["Ks"]) / np.sqrt(d_k), axis=-1, where=allowed
+        )
+        np.testing.assert_allclose(
+            checks.tests["test_attention_weights_values"].expected(**case), ref, rtol=1e-12, atol=1e-15
+        )
     for case in spec.cases(checks.tests["test_split_heads_values"], 5):
         Y, h = case["Y"], case["h"]
         S = checks.tests["test_split_heads_values"].expected(**case)
@@ -132,8 +140,12 @@ def test_multihead_variants_expected_values_agree_with_the_pass_written_out():
             Z = np.einsum("bjtk,bjuk->bjtu", case["Qs"], case["Ks"]) / {"d_k": d_k, "none": 1.0}[scale]
             Z = np.where(np.tril(np.ones((T, T), dtype=bool)) | (not case["causal"]), Z, -np.inf)
             P = np.exp(Z - Z.max(axis=-1, keepdims=True))
-            np.testing.assert_allclose(checks.tests["test_attention_weights_values"].expected(**case),
-                                       P / P.sum(axis=-1, keepdims=True), rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(
+                checks.tests["test_attention_weights_values"].expected(**case),
+                P / P.sum(axis=-1, keepdims=True),
+                rtol=1e-12,
+                atol=1e-15,
+            )
 
 
 def _assignment_scope(assignment: str, **replaced) -> dict:
@@ -153,9 +165,17 @@ def _graded(test, scope: dict, seed: int) -> list[tuple[bool, str]]:
     return out
 
 
-@pytest.mark.parametrize("function, mistake", [(f, m) for f, ms in spec._module(
-    SOURCE / "multihead_backward" / "grading.py").WRONG.items() for m in ms])
-def test_multihead_mistakes_keep_only_shape_points_are_named_and_fail_the_selfcheck(tmp_path, function, mistake):
+@pytest.mark.parametrize(
+    "function, mistake",
+    [
+        (f, m)
+        for f, ms in spec._module(SOURCE / "multihead_backward" / "grading.py").WRONG.items()
+        for m in ms
+    ],
+)
+def test_multihead_mistakes_keep_only_shape_points_are_named_and_fail_the_selfcheck(
+    tmp_path, function, mistake
+):
     """Each typical mistake of grading.py's WRONG, answered as a student would: the grader keeps
     the question's shape tests, names the mistake in every values test that lists it, and the
     self-check students get says "not yet right" in exactly the tests where the grader gives 0."""
@@ -210,7 +230,7 @@ def _test(**kw):
 
 def test_verdicts_charge_a_shape_mistake_once_and_name_the_rest():
     values, shape = _test(noun="gradient"), _test(kind="shape")
-    right_numbers = {"ok": _answer(np.arange(1.0, 7.0))}                  # (6,) instead of (2, 3)
+    right_numbers = {"ok": _answer(np.arange(1.0, 7.0))}  # (6,) instead of (2, 3)
     assert verdicts.judge(values, {}, right_numbers)[0]
     ok, msg = verdicts.judge(shape, {}, right_numbers)
     assert not ok and "(2, 3)" in msg and "(6,)" in msg
@@ -233,7 +253,7 @@ def test_a_scalar_in_an_array_is_told_why():
     ok, msg = verdicts.judge(scalar, {}, {"ok": _answer(np.array([[0.25]]))})
     assert not ok and "single number" in msg and "(1, 1)" in msg and ".item()" in msg
     ok, msg = verdicts.judge(scalar, {}, {"ok": _answer(0.75)})
-    assert not ok and "0.25" not in msg and "0.75" not in msg, msg       # no expected number quoted
+    assert not ok and "0.25" not in msg and "0.75" not in msg, msg  # no expected number quoted
 
 
 def test_messages_never_quote_an_expected_number():
@@ -250,6 +270,7 @@ def test_messages_never_quote_an_expected_number():
 def test_a_named_mistake_is_explained_in_the_words_of_its_test():
     """The missing sigma' is named in every test of the seed network (grad_x and ds/dv too)."""
     from backprop.seed import example, forward
+
     diff = spec.load(SOURCE / "differentials").tests["test_grad_x_values"]
     W, x, y = example()
     f = forward(W, x, y)
@@ -276,8 +297,13 @@ def test_memory_verdict_uses_the_measurement_from_outside():
 
 # ------------------------------------------------------------------------------- wire, notebook
 def test_wire_round_trips_inputs_and_answers(tmp_path):
-    value = {"W": np.arange(6.0).reshape(2, 3), "k": 3, "ds": [np.ones(2, np.float32), 1.5], "s": "x",
-             "z": np.array(2.0)}
+    value = {
+        "W": np.arange(6.0).reshape(2, 3),
+        "k": 3,
+        "ds": [np.ones(2, np.float32), 1.5],
+        "s": "x",
+        "z": np.array(2.0),
+    }
     back = wire.decode(wire.encode(value))
     assert back["k"] == 3 and back["s"] == "x" and back["ds"][0].dtype == np.float32
     assert np.array_equal(back["W"], value["W"]) and back["z"].shape == ()
@@ -291,6 +317,7 @@ def test_wire_round_trips_inputs_and_answers(tmp_path):
 
 def test_feedback_describes_each_test_in_words():
     import nbformat
+
     nb = nbformat.read(SOURCE / "conv_backward" / "conv_backward.ipynb", as_version=4)
     words = {notebook.meta(c)["grade_id"]: notebook.description(c) for c in nb.cells if notebook.is_test(c)}
     assert words["test_grad_X_values"] == "dE/dX has the right values: overlapping windows, padding, gaps"
@@ -325,6 +352,7 @@ def _run_check(module, grade_id: str, **functions) -> tuple[bool, str]:
 
 def test_selfcheck_says_right_or_raises_without_holding_the_answers(tmp_path):
     from backprop.differential import grad_W
+
     module = _selfcheck_package(tmp_path, "differentials")
     ok, said = _run_check(module, "test_grad_W_values", grad_W=grad_W)
     assert ok and "right on" in said
@@ -336,31 +364,38 @@ def test_selfcheck_says_right_or_raises_without_holding_the_answers(tmp_path):
     ok, said = _run_check(module, "test_grad_W_values", grad_W=lambda W, x, y: grad_W(W, x, y).ravel())
     assert not ok and "numbers are right but the shape" in said
     assert all(len(line) <= 80 for line in said.splitlines())
-    assert issubclass(module.SelfCheckFailed, AssertionError)       # nbgrader scores the cell 0
+    assert issubclass(module.SelfCheckFailed, AssertionError)  # nbgrader scores the cell 0
     text = selfcheck.files(SOURCE / "differentials")["selfcheck/data.json"].decode()
     from backprop.seed import example
+
     G = grad_W(*example())
     assert f"{G[0, 0]:.5e}" not in text and f"{G[0, 0]:.6g}" not in text
 
 
 def test_selfcheck_of_a_scalar_and_of_memory(tmp_path):
     from backprop.subscript import grad_W
+
     module = _selfcheck_package(tmp_path, "subscripts")
-    ok, said = _run_check(module, "test_dE_dw_scalar",
-                          dE_dw=lambda W, x, y, i, j: np.array([[grad_W(W, x, y)[i, j]]]))
+    ok, said = _run_check(
+        module, "test_dE_dw_scalar", dE_dw=lambda W, x, y, i, j: np.array([[grad_W(W, x, y)[i, j]]])
+    )
     assert not ok and "single number" in said and "(1, 1)" in said
     ckpt = _selfcheck_package(tmp_path, "checkpointing")
     solution = _solutions("checkpointing")
     assert _run_check(ckpt, "test_checkpointed_gradients_memory", **solution)[0]
     grading = spec._module(SOURCE / "checkpointing" / "grading.py")
-    ok, said = _run_check(ckpt, "test_checkpointed_gradients_memory",                # every activation kept
-                          checkpointed_gradients=lambda params, X, Y, k: grading.plain_gradients(params, X, Y))
+    ok, said = _run_check(
+        ckpt,
+        "test_checkpointed_gradients_memory",  # every activation kept
+        checkpointed_gradients=lambda params, X, Y, k: grading.plain_gradients(params, X, Y),
+    )
     assert not ok and "peak memory" in said and "ceil(L/k)" in said
 
 
 def _solutions(assignment: str) -> dict:
     """The functions the instructor version's answer cells define."""
     import nbformat
+
     nb = nbformat.read(SOURCE / assignment / f"{assignment}.ipynb", as_version=4)
     scope = {"np": np}
     for cell in nb.cells:
@@ -372,8 +407,10 @@ def _solutions(assignment: str) -> dict:
 # ------------------------------------------------------------------------------- the student package
 def test_student_package_blocks_references_with_a_clear_message(tmp_path):
     from grading import sandbox
-    pkg = student_package.build(sandbox.package_dir(), {"backprop.seed": "*", "backprop.activations": ["sigmoid"]},
-                                tmp_path)
+
+    pkg = student_package.build(
+        sandbox.package_dir(), {"backprop.seed": "*", "backprop.activations": ["sigmoid"]}, tmp_path
+    )
     code = (
         "import importlib, sys\n"
         "from backprop.seed import example, forward\n"
@@ -384,9 +421,13 @@ def test_student_package_blocks_references_with_a_clear_message(tmp_path):
         "                lambda: __import__('backprop.checking'), lambda: MLP([2, 1]),\n"
         "                lambda: numerical_gradient(None, None), lambda: sigmoid_prime(0.0)):\n"
         "    try:\n        attempt()\n        print('REACHED')\n"
-        "    except ImportError as err:\n        print('blocked:', err)\n")
-    proc = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + code],
-                          capture_output=True, text=True)
+        "    except ImportError as err:\n        print('blocked:', err)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + code],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "(5, 1)" in proc.stdout and "REACHED" not in proc.stdout
     assert proc.stdout.count("reference implementations") == 5, proc.stdout
@@ -400,7 +441,7 @@ def test_names_in_any_alphabet_get_distinct_stable_keys():
     assert len(set(keys)) == len(keys), keys
     assert all(students.SAFE.match(k) for k in keys), keys
     assert students.key_for("ada") == "ada" and keys[2].startswith("Zoe-") and keys[0].startswith("student-")
-    assert students.key_for(unicodedata.normalize("NFD", "Zoë")) == students.key_for("Zoë")   # macOS names
+    assert students.key_for(unicodedata.normalize("NFD", "Zoë")) == students.key_for("Zoë")  # macOS names
 
 
 def test_a_duplicate_key_stops_with_a_message():
@@ -412,26 +453,44 @@ def test_a_duplicate_key_stops_with_a_message():
     with pytest.raises(students.DuplicateStudent, match="letter case"):
         roster.add(students.make("ada", "the folder 'ada'"))
     one = students.make("smithjane", "the download a.zip", canvas_user_id="1234")
-    assert roster.add(one) is roster.add(students.make("smithjane", "the download b.zip", canvas_user_id="1234"))
+    assert roster.add(one) is roster.add(
+        students.make("smithjane", "the download b.zip", canvas_user_id="1234")
+    )
 
 
-@pytest.mark.parametrize("received, expected", [
-    ("subscripts.ipynb", "subscripts.ipynb"), ("subscripts (1).ipynb", "subscripts.ipynb"),
-    ("subscripts(2).ipynb", "subscripts.ipynb"), ("subscripts-1.ipynb", "subscripts.ipynb"),
-    ("subscripts copy.ipynb", "subscripts.ipynb"), ("deep_softmax (3).ipynb", "deep_softmax.ipynb"),
-])
+@pytest.mark.parametrize(
+    "received, expected",
+    [
+        ("subscripts.ipynb", "subscripts.ipynb"),
+        ("subscripts (1).ipynb", "subscripts.ipynb"),
+        ("subscripts(2).ipynb", "subscripts.ipynb"),
+        ("subscripts-1.ipynb", "subscripts.ipynb"),
+        ("subscripts copy.ipynb", "subscripts.ipynb"),
+        ("deep_softmax (3).ipynb", "deep_softmax.ipynb"),
+    ],
+)
 def test_browser_and_lms_copies_of_a_name(received, expected):
     assert intake.base_name(received) == expected
 
 
 def test_lms_entry_names_keep_the_lms_ids():
     s, a, name = intake._parse(["doejohn_LATE_123_456_jacobians.ipynb"], "x.zip")
-    assert (s.key, s.name, s.lms_id("canvas_user_id"), a, name) == ("doejohn_123", "doejohn", "123", None,
-                                                                    "jacobians.ipynb")
+    assert (s.key, s.name, s.lms_id("canvas_user_id"), a, name) == (
+        "doejohn_123",
+        "doejohn",
+        "123",
+        None,
+        "jacobians.ipynb",
+    )
     s, _, name = intake._parse(["Ann Lee_77_assignsubmission_file_", "x (1).ipynb"], "x.zip")
-    assert (s.key, s.name, s.lms_id("moodle_participant_id"), name) == ("Ann_Lee_77", "Ann Lee", "77", "x (1).ipynb")
+    assert (s.key, s.name, s.lms_id("moodle_participant_id"), name) == (
+        "Ann_Lee_77",
+        "Ann Lee",
+        "77",
+        "x (1).ipynb",
+    )
     s, a, _ = intake._parse(["student_1", "subscripts", "subscripts.ipynb"], "x.zip")
-    assert (s.key, s.lms, a) == ("student_1", (), "subscripts")        # trailing digits are no LMS id
+    assert (s.key, s.lms, a) == ("student_1", (), "subscripts")  # trailing digits are no LMS id
 
 
 def test_the_newest_copy_is_graded_with_one_note():
@@ -440,9 +499,10 @@ def test_the_newest_copy_is_graded_with_one_note():
     best, notes = intake.choose([old, new], "jacobians.ipynb")
     assert best is new and len(notes) == 1
     assert "newest" in notes[0] and "'jacobians-1.ipynb'" in notes[0] and "'jacobians.ipynb'" in notes[0]
-    best, _ = intake.choose([intake.Candidate(b"a", "x (1).ipynb", 5.0), intake.Candidate(b"b", "x.ipynb", 5.0)],
-                            "x.ipynb")
-    assert best.data == b"b"                                           # a tie: the exact name
+    best, _ = intake.choose(
+        [intake.Candidate(b"a", "x (1).ipynb", 5.0), intake.Candidate(b"b", "x.ipynb", 5.0)], "x.ipynb"
+    )
+    assert best.data == b"b"  # a tie: the exact name
 
 
 def test_links_and_special_files_are_never_read(tmp_path):
@@ -467,9 +527,10 @@ def test_links_and_special_files_are_never_read(tmp_path):
 
 def test_a_zip_entry_is_data_whatever_it_claims(tmp_path):
     import nbformat
+
     nb = nbformat.writes(nbformat.read(SOURCE / "subscripts" / "subscripts.ipynb", as_version=4))
     link = zipfile.ZipInfo("smithjane_1234_5678_subscripts.ipynb")
-    link.external_attr = (0o120777 << 16)
+    link.external_attr = 0o120777 << 16
     path = tmp_path / "canvas.zip"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(link, "/etc/shadow")
@@ -483,20 +544,23 @@ def test_a_zip_entry_is_data_whatever_it_claims(tmp_path):
 # ------------------------------------------------------------------------------- the gradebook
 def test_gradebook_retries_grader_failures_keeps_notes_and_seeds_per_submission(tmp_path):
     from grading import gradebook
+
     book = gradebook.Gradebook(tmp_path / "gradebook.sqlite")
     secret = book.secret()
     assert book.secret() == secret and (tmp_path / "gradebook.sqlite").stat().st_mode & 0o077 == 0
     first, second = gradebook.sha256(b"first"), gradebook.sha256(b"second")
     assert gradebook.seed(secret, "ada", "a", first) != gradebook.seed(secret, "ada", "a", second)
-    assert gradebook.seed(secret, "ada", "a") == gradebook.seed(secret, "ada", "a")   # --fresh-inputs per-student
+    assert gradebook.seed(secret, "ada", "a") == gradebook.seed(
+        secret, "ada", "a"
+    )  # --fresh-inputs per-student
     q = [{"grade_id": "t", "points": 0.0, "max_points": 1.0, "status": "not run", "message": ""}]
     book.record("ada", "a", "a.ipynb", first, 1, {"questions": q, "notes": [], "grader_error": True})
-    assert not book.done("ada", "a", "a.ipynb", first, 1)              # a grader failure is graded again
+    assert not book.done("ada", "a", "a.ipynb", first, 1)  # a grader failure is graded again
     book.record("ada", "a", "a.ipynb", first, 1, {"questions": q, "notes": []})
     assert book.done("ada", "a", "a.ipynb", first, 1) and not book.done("ada", "a", "a.ipynb", second, 2)
     ada = students.make("ada", "the folder 'ada'")
     book.add_students([ada], {"ada": ["ignored 'notes.pdf': not a notebook (.ipynb)"]})
-    book.add_students([ada], {})                                           # a later run without the file
+    book.add_students([ada], {})  # a later run without the file
     assert book.notes() == {"ada": ["ignored 'notes.pdf': not a notebook (.ipynb)"]}
     assert "seed" not in book.rows()[0]
 
@@ -505,9 +569,9 @@ def test_a_zip_bomb_cannot_fill_the_graders_memory(tmp_path):
     path = tmp_path / "canvas.zip"
     zeros = b"\0" * (45 * 2**20)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for k in range(7):                                     # 7 x 45 MB of copies: 315 MB
+        for k in range(7):  # 7 x 45 MB of copies: 315 MB
             z.writestr(f"smithjane_1234_5678_subscripts-{k + 1}.ipynb", zeros)
-        z.writestr("smithjane_1234_5678_movie.mp4", zeros)     # not a notebook: never read
+        z.writestr("smithjane_1234_5678_movie.mp4", zeros)  # not a notebook: never read
     found = intake.collect(path, {"subscripts": ["subscripts.ipynb"]})
     assert found.spent["smithjane_1234"] <= intake.MAX_STUDENT_BYTES
     assert len(found.copies["smithjane_1234"]["subscripts"]["subscripts.ipynb"]) == 5

@@ -4,6 +4,7 @@ dashboard), workers killed while they grade, a worker that cannot sandbox.
 
 The grader needs bubblewrap as root (``python3 dev.py test`` installs it), like test_grader_adversarial.py.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
 SOURCE = ROOT / "instructor" / "source"
 BIN = Path(sys.executable).parent
-ASSIGNMENTS = ["subscripts", "differentials"]          # the two smallest notebooks
+ASSIGNMENTS = ["subscripts", "differentials"]  # the two smallest notebooks
 SECRET = "c1a55"
-START_TIMEOUT = 180                                    # a worker's start on a loaded 2-core machine
+START_TIMEOUT = 180  # a worker's start on a loaded 2-core machine
 
 
 # ------------------------------------------------------------------------------------- a class
@@ -56,7 +57,9 @@ def klass(tmp_path_factory) -> Path:
         answers = [c for c in blank.cells if c.metadata.get("nbgrader", {}).get("solution")]
         for cell in answers:
             cell.source = _blank(cell)
-        [c for c in partial.cells if c.metadata.get("nbgrader", {}).get("solution")][-1].source = answers[-1].source
+        [c for c in partial.cells if c.metadata.get("nbgrader", {}).get("solution")][-1].source = answers[
+            -1
+        ].source
         for student, nb in (("ada", honest), ("bob", blank), ("cy", partial)):
             (subs / student / a).mkdir(parents=True)
             nbformat.write(nb, subs / student / a / f"{a}.ipynb")
@@ -71,7 +74,7 @@ def _env(**extra) -> dict:
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:                  # the command itself: it closes its workers, which clean up
+    for p in procs:  # the command itself: it closes its workers, which clean up
         with contextlib.suppress(OSError):
             p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -85,6 +88,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 def _wait_workers(address: str, n: int) -> None:
     """Until the scheduler has exactly ``n`` workers (earlier tests' workers gone, these joined)."""
     from distributed import Client
+
     with Client(address, timeout=60, set_as_default=False) as client:
         deadline = time.monotonic() + START_TIMEOUT
         while len(client.nthreads()) != n:
@@ -97,15 +101,30 @@ def scheduler(tmp_path_factory):
     """One ``dask scheduler`` for the module (one failure allowed per task); yields its address."""
     tmp = tmp_path_factory.mktemp("scheduler")
     file = tmp / "scheduler.json"
-    proc = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                             "--scheduler-file", str(file)], env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=open(tmp / "scheduler.log", "w"), start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(file),
+        ],
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "scheduler.log", "w"),
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not file.exists():
             assert time.monotonic() < deadline and proc.poll() is None, (tmp / "scheduler.log").read_text()
             time.sleep(0.2)
-        time.sleep(0.2)                      # the file is written whole
+        time.sleep(0.2)  # the file is written whole
         yield json.loads(file.read_text())["address"]
     finally:
         _stop([proc])
@@ -115,11 +134,30 @@ def scheduler(tmp_path_factory):
 def dask_workers(address: str, tmp: Path, workers: list[dict]):
     """``dask worker`` processes (``workers``: one environment override each), joined; yields them."""
     tmp.mkdir(parents=True, exist_ok=True)
-    procs = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                               "--no-dashboard", "--name", f"w{k}", "--preload", "grading.cluster"],
-                              env=_env(**extra), cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=open(tmp / f"w{k}.log", "w"), start_new_session=True)
-             for k, extra in enumerate(workers)]
+    procs = [
+        subprocess.Popen(
+            [
+                str(BIN / "dask"),
+                "worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--name",
+                f"w{k}",
+                "--preload",
+                "grading.cluster",
+            ],
+            env=_env(**extra),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp / f"w{k}.log", "w"),
+            start_new_session=True,
+        )
+        for k, extra in enumerate(workers)
+    ]
     try:
         _wait_workers(address, len(workers))
         yield procs
@@ -195,21 +233,39 @@ def _autograde():
     if str(TOOLS) not in sys.path:
         sys.path.insert(0, str(TOOLS))
     import autograde
+
     return autograde
 
 
 def _cli(subs: Path, out: Path, *more: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOLS / "autograde.py"), str(subs), "--out", str(out),
-                           "--secret", SECRET, "--no-progress", *more], capture_output=True, text=True,
-                          timeout=600, env=_env())
+    return subprocess.run(
+        [
+            sys.executable,
+            str(TOOLS / "autograde.py"),
+            str(subs),
+            "--out",
+            str(out),
+            "--secret",
+            SECRET,
+            "--no-progress",
+            *more,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(),
+    )
 
 
 def _rows(out: Path) -> dict[tuple, dict]:
     with sqlite3.connect(out / "gradebook.sqlite") as db:
-        rows = db.execute("SELECT student, assignment, notebook, score, result, graded_at, grader_error "
-                          "FROM results").fetchall()
-    return {(s, a, n): {**json.loads(r), "score": sc, "graded_at": g, "grader_error": e}
-            for s, a, n, sc, r, g, e in rows}
+        rows = db.execute(
+            "SELECT student, assignment, notebook, score, result, graded_at, grader_error FROM results"
+        ).fetchall()
+    return {
+        (s, a, n): {**json.loads(r), "score": sc, "graded_at": g, "grader_error": e}
+        for s, a, n, sc, r, g, e in rows
+    }
 
 
 def _count(out: Path) -> int:
@@ -266,15 +322,19 @@ def test_a_worker_killed_while_grading_costs_nothing(klass, local, scheduler, tm
     assert all(scores[("ada", a)] > scores[("cy", a)] > scores[("bob", a)] == 0 for a in ASSIGNMENTS), scores
 
 
-def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed_tries(klass, scheduler, tmp_path):
+def test_a_notebook_that_keeps_killing_its_workers_scores_zero_after_the_allowed_tries(
+    klass, scheduler, tmp_path
+):
     """The scheduler allows one failure (DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1): the
     worker process is killed each time it grades the notebook (its nanny starts a new one); after
     the second death the notebook scores zero with a note, the run ends normally, and a rerun does
     not grade it again."""
     subs = tmp_path / "subs"
     (subs / "ada" / "subscripts").mkdir(parents=True)
-    nbformat.write(nbformat.read(klass / "ada" / "subscripts" / "subscripts.ipynb", as_version=4),
-                   subs / "ada" / "subscripts" / "subscripts.ipynb")
+    nbformat.write(
+        nbformat.read(klass / "ada" / "subscripts" / "subscripts.ipynb", as_version=4),
+        subs / "ada" / "subscripts" / "subscripts.ipynb",
+    )
     ag, out = _autograde(), tmp_path / "out"
     with dask_workers(scheduler, tmp_path / "logs", [{}]) as workers:
         killer = Killer(workers[0], times=3, whole=False)
@@ -302,8 +362,18 @@ def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, schedul
     With only such a worker the run stops with the reason."""
     no_bwrap, out = {"PATH": str(BIN)}, tmp_path / "out"
     with dask_workers(scheduler, tmp_path / "both", [no_bwrap, {}]):
-        cmd = [sys.executable, str(TOOLS / "autograde.py"), str(klass), "--out", str(out), "--secret", SECRET,
-               "--no-progress", "--scheduler", scheduler]
+        cmd = [
+            sys.executable,
+            str(TOOLS / "autograde.py"),
+            str(klass),
+            "--out",
+            str(out),
+            "--secret",
+            SECRET,
+            "--no-progress",
+            "--scheduler",
+            scheduler,
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline and not _count(out):
@@ -322,7 +392,9 @@ def test_a_worker_without_a_sandbox_refuses_with_a_message(klass, local, schedul
     assert all(after_partial[k] == g for k, g in first.items()), "graded before Ctrl-C, and graded again"
     assert again.returncode == 0, again.stderr[-3000:]
     got = _rows(out)
-    assert all(got[k]["graded_at"] == g for k, g in after_partial.items()), "graded in an earlier run, and again"
+    assert all(got[k]["graded_at"] == g for k, g in after_partial.items()), (
+        "graded in an earlier run, and again"
+    )
     assert {k: _verdicts(r) for k, r in got.items()} == {k: _verdicts(r) for k, r in local.items()}
     assert {k: r["score"] for k, r in got.items()} == {k: r["score"] for k, r in local.items()}
     ag = _autograde()
@@ -338,7 +410,9 @@ def test_a_worker_with_another_version_refuses_and_tasks_name_sources_portably(t
     source = SOURCE / "subscripts"
     assert cluster.portable(str(source)) == "instructor/source/subscripts"
     assert cluster.portable(str(tmp_path)) == str(tmp_path)
-    task = _autograde().worker.Task("ada", "subscripts", "subscripts.ipynb", "{}", "instructor/source/subscripts", 1)
+    task = _autograde().worker.Task(
+        "ada", "subscripts", "subscripts.ipynb", "{}", "instructor/source/subscripts", 1
+    )
     want = cluster.fingerprint(source)
     assert cluster._cannot_grade(task, source, want) is None
     assert "differs from the instructor's" in cluster._cannot_grade(task, source, "0" * 64)

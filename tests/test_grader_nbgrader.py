@@ -8,6 +8,7 @@ no error, one that scored zero shows the self-check's error saying what is wrong
 nbgrader runs the notebooks without the course's sandbox: this checks that an honest class is
 graded right, not that a clever student is stopped (see book/instructor_guide.md).
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "instructor" / "source"
 ASSIGNMENTS = sorted(p.name for p in SOURCE.iterdir() if (p / "grading.py").exists())
-SIGN = ("{i}return (tuple(-v for v in _right) if isinstance(_right, tuple) else\n"
-        "{i}        {{k: -v for k, v in _right.items()}} if isinstance(_right, dict) else -_right)")
+SIGN = (
+    "{i}return (tuple(-v for v in _right) if isinstance(_right, tuple) else\n"
+    "{i}        {{k: -v for k, v in _right.items()}} if isinstance(_right, dict) else -_right)"
+)
 
 
 def _meta(cell) -> dict:
@@ -58,8 +61,11 @@ def _expected(a: str) -> dict[str, float]:
     tests = [_meta(c) for c in nb.cells if _meta(c).get("grade")]
     full = sum(t["points"] for t in tests)
     name = _meta(_last_answer(nb))["grade_id"]
-    lost = sum(t["points"] for t in tests if t["grade_id"].startswith(f"test_{name}_")
-               and not t["grade_id"].endswith(("_shape", "_shapes")))
+    lost = sum(
+        t["points"]
+        for t in tests
+        if t["grade_id"].startswith(f"test_{name}_") and not t["grade_id"].endswith(("_shape", "_shapes"))
+    )
     assert lost > 0, a
     return {"teacher": full, "blank": 0.0, "wrong": full - lost}
 
@@ -67,8 +73,9 @@ def _expected(a: str) -> dict[str, float]:
 def _nbgrader(course: Path, *args: str) -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course, env=env, capture_output=True,
-                          text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(bin_dir / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True, timeout=1800
+    )
     assert proc.returncode == 0, " ".join(args) + "\n" + proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
@@ -76,11 +83,19 @@ def _nbgrader(course: Path, *args: str) -> None:
 def course(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("nbgrader")
     release = tmp / "release"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--out", str(release)], check=True,
-                   capture_output=True)          # also writes source/*/selfcheck/, which nbgrader copies
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "release.py"), "--out", str(release)],
+        check=True,
+        capture_output=True,
+    )  # also writes source/*/selfcheck/, which nbgrader copies
     course = tmp / "course"
-    shutil.copytree(ROOT / "instructor", course, ignore=shutil.ignore_patterns(
-        "release", "submitted", "autograded", "feedback", "gradebook.db", "__pycache__"))
+    shutil.copytree(
+        ROOT / "instructor",
+        course,
+        ignore=shutil.ignore_patterns(
+            "release", "submitted", "autograded", "feedback", "gradebook.db", "__pycache__"
+        ),
+    )
     _nbgrader(course, "generate_assignment", "*", "--force")
     for a in ASSIGNMENTS:
         source = nbformat.read(SOURCE / a / f"{a}.ipynb", as_version=4)

@@ -9,6 +9,7 @@ tests whose right answers differ. The sandboxed run checks the same end to end: 
 marks, a blank 0, a swapped key loses its value points and is named with the variant it fits,
 and a planted copy pair heads similarity.csv.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,10 +45,11 @@ def _notebook(a: str, v: str):
 def _functions(nb) -> dict:
     """What the notebook's setup and answer cells define (its test cells are not run)."""
     import types
+
     scope, stub = {}, types.ModuleType("selfcheck")
     stub.check = lambda *args: None
     saved = sys.modules.get("selfcheck")
-    sys.modules["selfcheck"] = stub            # the setup cells import it; the test cells are not run
+    sys.modules["selfcheck"] = stub  # the setup cells import it; the test cells are not run
     try:
         for cell in nb.cells:
             if cell.cell_type == "code" and not notebook.is_test(cell):
@@ -63,6 +65,7 @@ def _functions(nb) -> dict:
 def _blank(nb) -> dict:
     def raise_(*args, **kwargs):
         raise NotImplementedError()
+
     answers = {notebook.meta(c)["grade_id"] for c in nb.cells if notebook.meta(c).get("solution")}
     return {**_functions(nb), **{k: raise_ for k in answers}}
 
@@ -106,6 +109,7 @@ def _selfcheck(tmp_path: Path, a: str, v: str, functions: dict) -> dict[str, str
         for name in [m for m in sys.modules if m == "selfcheck" or m.startswith("selfcheck.")]:
             del sys.modules[name]
         import selfcheck as module
+
         out = {}
         for gid in variants.checks(SOURCE / a, v).tests:
             try:
@@ -123,7 +127,7 @@ def _selfcheck(tmp_path: Path, a: str, v: str, functions: dict) -> dict[str, str
 def test_every_assignment_declares_its_variants_and_a_default_of_the_notebook_as_written():
     for a in ASSIGNMENTS:
         every = variants.all_variants(SOURCE / a)
-        assert every[0].replacements == (), a          # the common release is the notebook as written
+        assert every[0].replacements == (), a  # the common release is the notebook as written
         assert len({v.name for v in every}) == len(every), a
         default = variants.checks(SOURCE / a, every[0].name)
         plain = spec.load(SOURCE / a)
@@ -137,9 +141,9 @@ def test_a_variants_notebook_is_written_for_it(a, v):
     nb, plain = _notebook(a, v), _notebook(a, variants.names(SOURCE / a)[0])
     if v == variants.names(SOURCE / a)[0]:
         return
-    text = lambda n, kind: [c.source for c in n.cells if c.cell_type == kind]     # noqa: E731
+    text = lambda n, kind: [c.source for c in n.cells if c.cell_type == kind]  # noqa: E731
     assert text(nb, "markdown") != text(plain, "markdown"), "the text does not change with the variant"
-    answers = lambda n: [c.source for c in n.cells if notebook.meta(c).get("solution")]   # noqa: E731
+    answers = lambda n: [c.source for c in n.cells if notebook.meta(c).get("solution")]  # noqa: E731
     assert answers(nb) != answers(plain), "the solution does not change with the variant"
     assert nb.metadata["backprop_variant"] == {"assignment": a, "name": v}
 
@@ -199,7 +203,7 @@ def _differs(test: spec.Test, a: str, other: str) -> bool:
         mine = test.expected(**case)
         try:
             alt = theirs.expected(**case)
-        except ValueError:                     # the other variant's layer cannot take these inputs
+        except ValueError:  # the other variant's layer cannot take these inputs
             return True
         parts = mine.items() if isinstance(mine, dict) else [(None, mine)]
         for k, value in parts:
@@ -218,26 +222,46 @@ def test_thirty_students_get_at_least_three_variants_of_every_assignment_with_va
         assert len(drawn) >= min(3, len(choices)), (a, drawn)
         again = {variants.draw("a course secret", s, a, choices) for s in names}
         assert drawn == again
-    others = [variants.draw("another secret", s, "subscripts", variants.names(SOURCE / "subscripts"))
-              for s in names]
-    assert others != [variants.draw("a course secret", s, "subscripts", variants.names(SOURCE / "subscripts"))
-                      for s in names]
+    others = [
+        variants.draw("another secret", s, "subscripts", variants.names(SOURCE / "subscripts")) for s in names
+    ]
+    assert others != [
+        variants.draw("a course secret", s, "subscripts", variants.names(SOURCE / "subscripts"))
+        for s in names
+    ]
 
 
 def test_a_variant_whose_text_is_missing_from_the_notebook_is_an_error(tmp_path):
     import shutil
+
     src = tmp_path / "source" / "subscripts"
     shutil.copytree(SOURCE / "subscripts", src, ignore=shutil.ignore_patterns("selfcheck"))
-    text = (src / "grading.py").read_text().replace('("s = sigma(v)", "s = tanh(v)")',
-                                                    '("s = sigma(w)", "s = tanh(v)")')
+    text = (
+        (src / "grading.py")
+        .read_text()
+        .replace('("s = sigma(v)", "s = tanh(v)")', '("s = sigma(w)", "s = tanh(v)")')
+    )
     (src / "grading.py").write_text(text)
     with pytest.raises(variants.VariantError, match=r"variant 'tanh'.*'s = sigma\(w\)'"):
         variants.render(nbformat.read(src / "subscripts.ipynb", as_version=4), variants.get(src, "tanh"))
     roster = tmp_path / "roster.csv"
     roster.write_text("student\nann\n")
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--source", str(tmp_path / "source"),
-                           "--roster", str(roster), "--out", str(tmp_path / "out"),
-                           "--gradebook", str(tmp_path / "gb.sqlite")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "release.py"),
+            "--source",
+            str(tmp_path / "source"),
+            "--roster",
+            str(roster),
+            "--out",
+            str(tmp_path / "out"),
+            "--gradebook",
+            str(tmp_path / "gb.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "s = sigma(w)" in proc.stderr and not (tmp_path / "out" / "ann").exists()
 
 
@@ -245,16 +269,28 @@ def test_a_roster_without_a_student_column_or_with_a_duplicate_is_refused(tmp_pa
     for text, said in (("name\nann\n", "no 'student' column"), ("student\nann\nAnn\n", "same student")):
         roster = tmp_path / "roster.csv"
         roster.write_text(text)
-        proc = subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "subscripts", "--roster",
-                               str(roster), "--out", str(tmp_path / "out"), "--gradebook",
-                               str(tmp_path / "gb.sqlite")], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "tools" / "release.py"),
+                "subscripts",
+                "--roster",
+                str(roster),
+                "--out",
+                str(tmp_path / "out"),
+                "--gradebook",
+                str(tmp_path / "gb.sqlite"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 1 and said in proc.stderr, proc.stderr
 
 
 # ------------------------------------------------------------------------------- similarity
-HONEST = {   # six students' own ways to answer subscripts (the notebook as written: sigma)
-    "ana": None,                                          # the solution as written
-    "ben": '''def dE_dw(W, x, y, i, j):
+HONEST = {  # six students' own ways to answer subscripts (the notebook as written: sigma)
+    "ana": None,  # the solution as written
+    "ben": """def dE_dw(W, x, y, i, j):
     v = W @ x
     s = 1 / (1 + np.exp(-v))
     return float((s[i, 0] - y[i, 0]) * s[i, 0] * (1 - s[i, 0]) * x[j, 0])
@@ -262,14 +298,14 @@ HONEST = {   # six students' own ways to answer subscripts (the notebook as writ
 def grad_W(W, x, y):
     s = 1 / (1 + np.exp(-(W @ x)))
     delta = (s - y) * s * (1 - s)
-    return delta @ x.T''',
-    "cem": '''def dE_dw(W, x, y, i, j):
+    return delta @ x.T""",
+    "cem": """def dE_dw(W, x, y, i, j):
     return grad_W(W, x, y)[i, j].item()
 ---
 def grad_W(W, x, y):
     out = 1.0 / (1.0 + np.exp(-np.einsum("ij,jk->ik", W, x)))
-    return np.einsum("i,j->ij", ((out - y) * (out - out**2))[:, 0], x[:, 0])''',
-    "dua": '''import math
+    return np.einsum("i,j->ij", ((out - y) * (out - out**2))[:, 0], x[:, 0])""",
+    "dua": """import math
 def dE_dw(W, x, y, i, j):
     vi = sum(W[i, q] * x[q, 0] for q in range(W.shape[1]))
     si = 1.0 / (1.0 + math.exp(-vi))
@@ -277,8 +313,8 @@ def dE_dw(W, x, y, i, j):
 ---
 def grad_W(W, x, y):
     rows, cols = W.shape
-    return np.array([[dE_dw(W, x, y, r, c) for c in range(cols)] for r in range(rows)])''',
-    "eli": '''def sig(t):
+    return np.array([[dE_dw(W, x, y, r, c) for c in range(cols)] for r in range(rows)])""",
+    "eli": """def sig(t):
     return 1 / (1 + np.exp(-t))
 
 def dE_dw(W, x, y, i, j):
@@ -288,8 +324,8 @@ def dE_dw(W, x, y, i, j):
 def grad_W(W, x, y):
     a = sig(W.dot(x)).ravel()
     err = a - y.ravel()
-    return np.outer(err * a * (1 - a), x.ravel())''',
-    "fay": '''def dE_dw(W, x, y, i, j):
+    return np.outer(err * a * (1 - a), x.ravel())""",
+    "fay": """def dE_dw(W, x, y, i, j):
     v = (W @ x)[:, 0]
     s = np.exp(v) / (1 + np.exp(v))
     dsdv = np.exp(-v) / (1 + np.exp(-v)) ** 2
@@ -300,10 +336,10 @@ def grad_W(W, x, y):
     G = np.empty(W.shape)
     for (i, j), _ in np.ndenumerate(W):
         G[i, j] = dE_dw(W, x, y, i, j)
-    return G''',
+    return G""",
 }
 # a copy of ben's answers with other names, other comments and other spacing
-COPY = '''def dE_dw(W, x, y, i, j):
+COPY = """def dE_dw(W, x, y, i, j):
     pre = W @ x                       # the pre-activation
     out = 1 / (1 + np.exp(-pre))
     return float((out[i, 0] - y[i, 0]) * out[i, 0] * (1 - out[i, 0]) * x[j, 0])
@@ -312,7 +348,7 @@ def grad_W(W, x, y):
     # my own derivation
     out = 1 / (1 + np.exp(-(W @ x)))
     d = (out - y) * out * (1 - out)
-    return d @ x.T'''
+    return d @ x.T"""
 
 
 def _with_answers(nb, text: str | None):
@@ -327,13 +363,19 @@ def _with_answers(nb, text: str | None):
 
 def test_a_planted_copy_pair_heads_similarity_csv(tmp_path):
     from grading import similarity
+
     source_nb = _notebook("subscripts", "sigmoid")
     class_ = {**HONEST, "gus": COPY}
     nbs = {s: _with_answers(source_nb, t) for s, t in class_.items()}
-    for s, nb in nbs.items():                   # every answer is right
+    for s, nb in nbs.items():  # every answer is right
         assert all(_verdicts(spec.load(SOURCE / "subscripts"), _functions(nb)).values()), s
     code = {s: similarity.own_code(nb, source_nb) for s, nb in nbs.items()}
-    data = {"subscripts": {"code": code, "skeleton": similarity._skeleton(SOURCE / "subscripts", "subscripts.ipynb")}}
+    data = {
+        "subscripts": {
+            "code": code,
+            "skeleton": similarity._skeleton(SOURCE / "subscripts", "subscripts.ipynb"),
+        }
+    }
     rows = similarity.write(data, [], tmp_path / "similarity.csv")
     table = list(csv.reader(open(tmp_path / "similarity.csv")))
     assert table[0] == ["assignment", "student_a", "student_b", "similarity", "reason"]
@@ -362,7 +404,9 @@ def _cover() -> list[str]:
             third = tuple(next(c for c in cs if c not in (a, b)) for cs, a, b in zip(choices, first, second))
             if third in by_vector:
                 return [by_vector[first], by_vector[second], by_vector[third]]
-    raise AssertionError("no three students cover every variant (is there an assignment with more than three?)")
+    raise AssertionError(
+        "no three students cover every variant (is there an assignment with more than three?)"
+    )
 
 
 def _tool(*args) -> subprocess.CompletedProcess:
@@ -376,31 +420,61 @@ def roster_class(tmp_path_factory):
     """A class released with --roster: keys for students covering every variant, a blank, and a
     student who handed in someone else's key (a different variant) for every assignment."""
     import shutil
+
     tmp = tmp_path_factory.mktemp("variants")
     cover = _cover()
     mine = {a: variants.draw(SECRET, "swapper", a, variants.names(SOURCE / a)) for a in MULTI}
     roster = tmp / "roster.csv"
-    roster.write_text("student,name,lms_id\n" + "".join(f"{s},Student {s},{k}\n" for k, s in
-                                                         enumerate(cover + ["blank", "swapper"])))
+    roster.write_text(
+        "student,name,lms_id\n"
+        + "".join(f"{s},Student {s},{k}\n" for k, s in enumerate(cover + ["blank", "swapper"]))
+    )
     out = tmp / "autograded"
     release = ROOT / "tools" / "release.py"
-    _tool(release, *MULTI, "--roster", roster, "--solutions", "--out", tmp / "keys", "--gradebook",
-          out / "gradebook.sqlite", "--secret", SECRET)
-    _tool(release, *MULTI, "--roster", roster, "--out", tmp / "students", "--gradebook", out / "gradebook.sqlite")
+    _tool(
+        release,
+        *MULTI,
+        "--roster",
+        roster,
+        "--solutions",
+        "--out",
+        tmp / "keys",
+        "--gradebook",
+        out / "gradebook.sqlite",
+        "--secret",
+        SECRET,
+    )
+    _tool(
+        release,
+        *MULTI,
+        "--roster",
+        roster,
+        "--out",
+        tmp / "students",
+        "--gradebook",
+        out / "gradebook.sqlite",
+    )
     subs = tmp / "submissions"
     for s in cover:
         shutil.copytree(tmp / "keys" / s, subs / s, ignore=shutil.ignore_patterns("selfcheck"))
     shutil.copytree(tmp / "students" / "blank", subs / "blank", ignore=shutil.ignore_patterns("selfcheck"))
     fitted = {}
-    for a in MULTI:       # the swapper hands in the key of a student with another variant
+    for a in MULTI:  # the swapper hands in the key of a student with another variant
         donor = next(s for s in cover if variants.draw(SECRET, s, a, variants.names(SOURCE / a)) != mine[a])
         fitted[a] = variants.draw(SECRET, donor, a, variants.names(SOURCE / a))
         (subs / "swapper" / a).mkdir(parents=True)
         shutil.copyfile(tmp / "keys" / donor / a / f"{a}.ipynb", subs / "swapper" / a / f"{a}.ipynb")
     proc = _tool(ROOT / "tools" / "autograde.py", subs, "--out", out, "--jobs", "2", "--no-progress")
     feedback = {p.stem: json.loads(p.read_text()) for p in (out / "feedback").glob("*.json")}
-    return {"tmp": tmp, "out": out, "cover": cover, "mine": mine, "fitted": fitted, "feedback": feedback,
-            "stdout": proc.stdout}
+    return {
+        "tmp": tmp,
+        "out": out,
+        "cover": cover,
+        "mine": mine,
+        "fitted": fitted,
+        "feedback": feedback,
+        "stdout": proc.stdout,
+    }
 
 
 def _nb(roster_class, student: str, a: str) -> dict:
@@ -410,7 +484,10 @@ def _nb(roster_class, student: str, a: str) -> dict:
 def test_roster_release_writes_one_version_per_student_and_keeps_the_roster_columns(roster_class):
     tmp = roster_class["tmp"]
     rows = list(csv.DictReader(open(tmp / "students" / "roster.csv")))
-    assert list(rows[0])[:3] == ["student", "name", "lms_id"] and rows[0]["name"] == f"Student {rows[0]['student']}"
+    assert (
+        list(rows[0])[:3] == ["student", "name", "lms_id"]
+        and rows[0]["name"] == f"Student {rows[0]['student']}"
+    )
     for row in rows:
         for a in MULTI:
             v = variants.draw(SECRET, row["student"], a, variants.names(SOURCE / a))
@@ -419,8 +496,9 @@ def test_roster_release_writes_one_version_per_student_and_keeps_the_roster_colu
             key = nbformat.read(tmp / "keys" / row["student"] / a / f"{a}.ipynb", as_version=4)
             assert student.metadata["backprop_variant"]["name"] == v
             assert "### BEGIN SOLUTION" in json.dumps(key) and "### BEGIN SOLUTION" not in json.dumps(student)
-            assert (tmp / "students" / row["student"] / a / "selfcheck" / "data.json").read_bytes() == \
-                selfcheck.files(SOURCE / a, v)["selfcheck/data.json"]
+            assert (
+                tmp / "students" / row["student"] / a / "selfcheck" / "data.json"
+            ).read_bytes() == selfcheck.files(SOURCE / a, v)["selfcheck/data.json"]
     assert len({r[a] for r in rows}) >= 2
 
 
@@ -447,14 +525,25 @@ def test_a_swapped_key_loses_its_value_points_and_is_named_with_the_pair(roster_
     for a in MULTI:
         nb = _nb(roster_class, "swapper", a)
         lost = [q for q in nb["questions"] if q["points"] == 0]
-        assert lost and all(q["points"] == q["max_points"] for q in nb["questions"] if "shape" in q["grade_id"])
+        assert lost and all(
+            q["points"] == q["max_points"] for q in nb["questions"] if "shape" in q["grade_id"]
+        )
         assert nb["fits_variant"] == roster_class["fitted"][a]
-        assert any(f"variant '{roster_class['fitted'][a]}'" in n and "not for yours" in n for n in nb["notes"])
+        assert any(
+            f"variant '{roster_class['fitted'][a]}'" in n and "not for yours" in n for n in nb["notes"]
+        )
         assert all("another version" in q["message"] for q in lost if "values" in q["grade_id"])
-        holders = {s for s in roster_class["cover"]
-                   if variants.draw(SECRET, s, a, variants.names(SOURCE / a)) == roster_class["fitted"][a]}
-        listed = {r["student_a"] if r["student_b"] == "swapper" else r["student_b"] for r in table
-                  if r["assignment"] == a and "swapper" in (r["student_a"], r["student_b"])
-                  and "swapper's answers are right for" in r["reason"]}
+        holders = {
+            s
+            for s in roster_class["cover"]
+            if variants.draw(SECRET, s, a, variants.names(SOURCE / a)) == roster_class["fitted"][a]
+        }
+        listed = {
+            r["student_a"] if r["student_b"] == "swapper" else r["student_b"]
+            for r in table
+            if r["assignment"] == a
+            and "swapper" in (r["student_a"], r["student_b"])
+            and "swapper's answers are right for" in r["reason"]
+        }
         assert listed == holders, (a, listed, holders)
     assert "similarity.csv" in roster_class["stdout"]

@@ -255,6 +255,7 @@ def test_matches_pytorch_multihead_attention():
     """PyTorch's own layer (bench extra; deselected from the test command, where JAX is the
     reference above): the same outputs and gradients with its in_proj stacking and mask meanings."""
     import torch
+
     X, (Wq, Wk, Wv, Wo), rng = inputs(2, 5, 8)
     kp = padding_mask("random", 2, 5, rng)
     out, cache = mha.forward(X, Wq, Wk, Wv, Wo, heads=4, causal=True, key_padding=kp)

@@ -45,6 +45,7 @@ bubblewrap the grader refuses to run unless ``--unsafe``.
 Exit code 0 when everything was graded (even with zero points), 1 on a bad argument or
 instructor-side problem, 2 when no sandbox is available, 130 when interrupted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,9 +58,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading import cluster, reports, sandbox, similarity, spec, variants, worker
 from grading import gradebook as gb
 from grading import intake as intake_mod
-from grading import cluster, reports, sandbox, similarity, spec, variants, worker
 from grading.students import DuplicateStudent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,8 +76,11 @@ class GradingError(Exception):
 def source_notebooks(source: Path) -> dict[str, list[str]]:
     if not source.is_dir():
         raise GradingError(f"source folder {source} does not exist")
-    return {a.name: sorted(p.name for p in a.glob("*.ipynb"))
-            for a in sorted(source.iterdir()) if a.is_dir() and not a.name.startswith((".", "_"))}
+    return {
+        a.name: sorted(p.name for p in a.glob("*.ipynb"))
+        for a in sorted(source.iterdir())
+        if a.is_dir() and not a.name.startswith((".", "_"))
+    }
 
 
 class Workers:
@@ -84,7 +88,7 @@ class Workers:
     (grading.cluster.Cluster is the same interface over a Dask cluster)."""
 
     def __init__(self, n: int):
-        self.tmp = Path(f"/tmp/bpg-{os.getpid()}")        # short: ZeroMQ ipc socket paths are limited
+        self.tmp = Path(f"/tmp/bpg-{os.getpid()}")  # short: ZeroMQ ipc socket paths are limited
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.sel, self.procs, self.busy = selectors.DefaultSelector(), {}, {}
         # sandbox slots unique on the machine (uid 60000 + slot, cgroup per slot): two grading
@@ -94,9 +98,15 @@ class Workers:
             self._start(slot)
 
     def _start(self, slot: int) -> None:
-        p = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=open(self.tmp / f"worker{slot}.log", "ab"), text=True, bufsize=1,
-                             start_new_session=True)     # Ctrl-C reaches the grader, which stops them
+        p = subprocess.Popen(
+            [sys.executable, str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(self.tmp / f"worker{slot}.log", "ab"),
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )  # Ctrl-C reaches the grader, which stops them
         self.procs[slot] = p
         self.sel.register(p.stdout, selectors.EVENT_READ, slot)
 
@@ -127,8 +137,14 @@ class Workers:
             sandbox.unmount_under(self.tmp / f"w{slot}")
             self._start(slot)
             if job is not None:
-                yield job, worker.lost(job.task, "the grader's worker process died while grading this notebook "
-                                                 "(far too much output or memory?); every question of it scores zero")
+                yield (
+                    job,
+                    worker.lost(
+                        job.task,
+                        "the grader's worker process died while grading this notebook "
+                        "(far too much output or memory?); every question of it scores zero",
+                    ),
+                )
 
     def stop(self) -> None:
         for slot, p in self.procs.items():
@@ -144,9 +160,13 @@ class Workers:
 
 def _not_submitted(source: Path, assignment: str, notebook: str) -> dict:
     import nbformat
+
     nb = nbformat.read(source / assignment / notebook, as_version=4)
-    return {"questions": worker.zero(nb, "", status="not submitted"), "answer_errors": [],
-            "notes": [f"{notebook} was not submitted"]}
+    return {
+        "questions": worker.zero(nb, "", status="not submitted"),
+        "answer_errors": [],
+        "notes": [f"{notebook} was not submitted"],
+    }
 
 
 class Progress:
@@ -163,10 +183,17 @@ class Progress:
         rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
         eta = (self.total - self.done) / (rate / 60) if rate > 0 else 0.0
         bar = "#" * int(30 * self.done / max(self.total, 1))
-        line = (f"[{bar:<30}] {self.done}/{self.total} notebooks  {rate:.1f}/min  "
-                f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {label}")
+        line = (
+            f"[{bar:<30}] {self.done}/{self.total} notebooks  {rate:.1f}/min  "
+            f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {label}"
+        )
         if self.tty:
-            print("\r" + line[:120].ljust(120), end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
+            print(
+                "\r" + line[:120].ljust(120),
+                end="" if self.done < self.total else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
         elif self.done == self.total or time.monotonic() - self.last_line > 10:
             print(line, file=sys.stderr, flush=True)
             self.last_line = time.monotonic()
@@ -197,13 +224,26 @@ def _jobs(found, nbs: dict, todo: list[str], book: gb.Gradebook, key: str, optio
                 cand, notes = found.chosen(student, a, nb)
                 sha = gb.sha256(cand.data if cand else None)
                 # a variant is part of the seed's text, so a change of variant is graded again
-                seed = gb.seed(key, student, a + (f"/{variant}" if variant else ""),
-                               "" if options["per_student"] else sha)
+                seed = gb.seed(
+                    key,
+                    student,
+                    a + (f"/{variant}" if variant else ""),
+                    "" if options["per_student"] else sha,
+                )
                 if not options["force"] and book.done(student, a, nb, sha, seed):
                     continue
-                task = worker.Task(student, a, nb, cand.data.decode("utf-8", "replace") if cand else None,
-                                   str(options["source"] / a), seed, options["timeout"],
-                                   options["notebook_timeout"], unsafe=options["unsafe"], variant=variant)
+                task = worker.Task(
+                    student,
+                    a,
+                    nb,
+                    cand.data.decode("utf-8", "replace") if cand else None,
+                    str(options["source"] / a),
+                    seed,
+                    options["timeout"],
+                    options["notebook_timeout"],
+                    unsafe=options["unsafe"],
+                    variant=variant,
+                )
                 jobs.append(Job(task, sha, notes))
     return jobs
 
@@ -220,12 +260,13 @@ def _record(book: gb.Gradebook, job: Job, result: dict, out: Path) -> None:
     book.record(t.student, t.assignment, t.notebook, job.sha, t.seed, result)
 
 
-def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: Progress,
-               scheduler: str | None = None) -> None:
+def _grade_all(
+    jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar: Progress, scheduler: str | None = None
+) -> None:
     """Grade every job on local workers, or as tasks of the Dask scheduler at ``scheduler``; each
     result is recorded here as it returns."""
     pending = [j for j in jobs if j.task.submission is not None]
-    for j in (j for j in jobs if j.task.submission is None):     # nothing to run: zero, recorded now
+    for j in (j for j in jobs if j.task.submission is None):  # nothing to run: zero, recorded now
         _record(book, j, _not_submitted(Path(j.task.source).parent, j.task.assignment, j.task.notebook), out)
         bar.step(f"{j.task.student}/{j.task.assignment}")
     if not pending:
@@ -245,11 +286,22 @@ def _grade_all(jobs: list[Job], book: gb.Gradebook, out: Path, jobs_n: int, bar:
         raise GradingError(str(err)) from err
 
 
-def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout: float = 30,
-              assignments: list[str] | None = None, jobs: int = 2, force: bool = False, unsafe: bool = False,
-              secret: str | None = None, progress: bool = True, notebook_timeout: float | None = None,
-              students: list[str] | None = None, per_student: bool = False,
-              scheduler: str | None = None) -> dict[str, list[dict]]:
+def autograde(
+    submissions: Path,
+    source: Path = SOURCE,
+    out: Path = OUT,
+    timeout: float = 30,
+    assignments: list[str] | None = None,
+    jobs: int = 2,
+    force: bool = False,
+    unsafe: bool = False,
+    secret: str | None = None,
+    progress: bool = True,
+    notebook_timeout: float | None = None,
+    students: list[str] | None = None,
+    per_student: bool = False,
+    scheduler: str | None = None,
+) -> dict[str, list[dict]]:
     """Grade; returns {student key: [notebook results of this gradebook]} (see reports.py for the files)."""
     submissions, source, out = Path(submissions), Path(source).resolve(), Path(out).resolve()
     if not submissions.exists():
@@ -266,23 +318,38 @@ def autograde(submissions: Path, source: Path = SOURCE, out: Path = OUT, timeout
         print(f"autograde: {note}", file=sys.stderr)
     wanted = _pick_students(found, students)
     todo = assignments or sorted({a for s in wanted for a in found.copies.get(s, {})})
-    for a in todo:                             # an instructor-side problem stops the run before it starts
+    for a in todo:  # an instructor-side problem stops the run before it starts
         try:
             checks = spec.load(source / a)
         except spec.SpecError as err:
             raise GradingError(str(err)) from err
-        if not (unsafe or scheduler) and any(t.peak_memory for t in checks.tests.values()) and not sandbox.memory_measurable():
-            raise GradingError(f"{a} has a memory test, and this machine cannot measure a kernel's memory from "
-                               "outside it (no cgroup v1 memory controller); grade it on a machine that can, or "
-                               "leave it out with --assignment")
+        if (
+            not (unsafe or scheduler)
+            and any(t.peak_memory for t in checks.tests.values())
+            and not sandbox.memory_measurable()
+        ):
+            raise GradingError(
+                f"{a} has a memory test, and this machine cannot measure a kernel's memory from "
+                "outside it (no cgroup v1 memory controller); grade it on a machine that can, or "
+                "leave it out with --assignment"
+            )
     out.mkdir(parents=True, exist_ok=True)
     book = gb.Gradebook(out / "gradebook.sqlite")
     try:
-        book.add_students([found.students[s] for s in wanted],
-                          {s: n for s, n in found.notes.items() if s in wanted})
-        options = {"source": source, "timeout": timeout, "unsafe": unsafe, "force": force,
-                   "per_student": per_student, "notebook_timeout": notebook_timeout or max(120, 6 * timeout)}
-        work = [j for j in _jobs(found, nbs, todo, book, book.secret(secret), options) if j.task.student in wanted]
+        book.add_students(
+            [found.students[s] for s in wanted], {s: n for s, n in found.notes.items() if s in wanted}
+        )
+        options = {
+            "source": source,
+            "timeout": timeout,
+            "unsafe": unsafe,
+            "force": force,
+            "per_student": per_student,
+            "notebook_timeout": notebook_timeout or max(120, 6 * timeout),
+        }
+        work = [
+            j for j in _jobs(found, nbs, todo, book, book.secret(secret), options) if j.task.student in wanted
+        ]
         try:
             _grade_all(work, book, out, jobs, Progress(len(work), progress), scheduler)
         finally:
@@ -305,59 +372,109 @@ def _pick_students(found, students: list[str] | None) -> list[str]:
     for want in students:
         match = [k for k, s in found.students.items() if want in (k, s.name)]
         if not match:
-            raise GradingError(f"no student {want!r} among the submissions (give a key or a name as received)")
+            raise GradingError(
+                f"no student {want!r} among the submissions (give a key or a name as received)"
+            )
         keys += match
     return sorted(set(keys))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("submissions", type=Path, help="folder SUBMISSIONS/<student>/<assignment>/<nb>.ipynb or a zip")
-    ap.add_argument("--source", type=Path, default=SOURCE, help="instructor source folder (default: instructor/source)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    ap.add_argument(
+        "submissions", type=Path, help="folder SUBMISSIONS/<student>/<assignment>/<nb>.ipynb or a zip"
+    )
+    ap.add_argument(
+        "--source", type=Path, default=SOURCE, help="instructor source folder (default: instructor/source)"
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="report folder (default: autograded/)")
     ap.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
-    ap.add_argument("--assignment", action="append", dest="assignments", help="grade only this assignment (repeatable)")
-    ap.add_argument("--notebook-timeout", type=int, default=None,
-                    help="seconds per notebook before its kernel is killed (default max(120, 6 x --timeout))")
+    ap.add_argument(
+        "--assignment", action="append", dest="assignments", help="grade only this assignment (repeatable)"
+    )
+    ap.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=None,
+        help="seconds per notebook before its kernel is killed (default max(120, 6 x --timeout))",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="notebooks graded in parallel (default 2)")
-    ap.add_argument("--scheduler", metavar="ADDRESS",
-                    help="grade on the workers of this Dask scheduler (tcp://HOST:8786) instead of --jobs local "
-                         "processes; the gradebook stays here (instructor guide: Grading on a cluster)")
+    ap.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the workers of this Dask scheduler (tcp://HOST:8786) instead of --jobs local "
+        "processes; the gradebook stays here (instructor guide: Grading on a cluster)",
+    )
     ap.add_argument("--force", action="store_true", help="regrade notebooks already in the gradebook")
-    ap.add_argument("--student", action="append", dest="students",
-                    help="grade only this student (a key or a name as received; repeatable)")
-    ap.add_argument("--fresh-inputs", choices=("per-submission", "per-student"), default="per-submission",
-                    help="new fresh inputs for every changed file (default), or one set per student and assignment")
+    ap.add_argument(
+        "--student",
+        action="append",
+        dest="students",
+        help="grade only this student (a key or a name as received; repeatable)",
+    )
+    ap.add_argument(
+        "--fresh-inputs",
+        choices=("per-submission", "per-student"),
+        default="per-submission",
+        help="new fresh inputs for every changed file (default), or one set per student and assignment",
+    )
     ap.add_argument("--secret", help="course secret for the fresh inputs' seeds (default: the gradebook's)")
-    ap.add_argument("--unsafe", action="store_true", help="run without a sandbox (students' code gets your rights)")
+    ap.add_argument(
+        "--unsafe", action="store_true", help="run without a sandbox (students' code gets your rights)"
+    )
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    if not (args.unsafe or args.scheduler):          # with --scheduler, each worker checks its own
+    if not (args.unsafe or args.scheduler):  # with --scheduler, each worker checks its own
         why = sandbox.unavailable_reason()
         if why:
-            print(f"autograde: refusing to run students' code without a sandbox: {why}.\n"
-                  "Without one, a submission could read the hidden checks, change the package for the next "
-                  "student or stop the grader. Pass --unsafe to grade anyway (only for trusted notebooks).",
-                  file=sys.stderr)
+            print(
+                f"autograde: refusing to run students' code without a sandbox: {why}.\n"
+                "Without one, a submission could read the hidden checks, change the package for the next "
+                "student or stop the grader. Pass --unsafe to grade anyway (only for trusted notebooks).",
+                file=sys.stderr,
+            )
             return 2
     try:
-        results = autograde(args.submissions, args.source, args.out, args.timeout, args.assignments, args.jobs,
-                            args.force, args.unsafe, args.secret, not args.no_progress, args.notebook_timeout,
-                            args.students, args.fresh_inputs == "per-student", args.scheduler)
+        results = autograde(
+            args.submissions,
+            args.source,
+            args.out,
+            args.timeout,
+            args.assignments,
+            args.jobs,
+            args.force,
+            args.unsafe,
+            args.secret,
+            not args.no_progress,
+            args.notebook_timeout,
+            args.students,
+            args.fresh_inputs == "per-student",
+            args.scheduler,
+        )
     except GradingError as err:
         print(f"autograde: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nautograde: interrupted; the notebooks graded so far are in the gradebook and the reports; "
-              "run the same command again to go on", file=sys.stderr)
+        print(
+            "\nautograde: interrupted; the notebooks graded so far are in the gradebook and the reports; "
+            "run the same command again to go on",
+            file=sys.stderr,
+        )
         return 130
     for student, rs in results.items():
         notes = sum(len(r.get("notes", [])) for r in rs)
-        print(f"{student}: {sum(r['score'] for r in rs):g} / {sum(r['max_score'] for r in rs):g}"
-              + (f"  ({notes} note{'s' if notes != 1 else ''})" if notes else ""))
-    print(f"reports in {args.out}: scores.csv, students.csv, questions.csv, grades_lms.csv, similarity.csv, "
-          "feedback/, executed/")
+        print(
+            f"{student}: {sum(r['score'] for r in rs):g} / {sum(r['max_score'] for r in rs):g}"
+            + (f"  ({notes} note{'s' if notes != 1 else ''})" if notes else "")
+        )
+    print(
+        f"reports in {args.out}: scores.csv, students.csv, questions.csv, grades_lms.csv, similarity.csv, "
+        "feedback/, executed/"
+    )
     return 0
 
 

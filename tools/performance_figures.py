@@ -13,6 +13,7 @@
 Nothing is timed here: the numbers are the committed output of benchmarks/run.py. SVG with a
 transparent background (the site puts figures on a light panel in dark mode).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,27 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
-STYLE = {"figure.facecolor": "none", "savefig.transparent": True, "font.size": 12,
-         "svg.fonttype": "none", "figure.figsize": (6.4, 4.2)}
+STYLE = {
+    "figure.facecolor": "none",
+    "savefig.transparent": True,
+    "font.size": 12,
+    "svg.fonttype": "none",
+    "figure.figsize": (6.4, 4.2),
+}
 
 
 def three_ways(results: dict, out: Path) -> None:
     rows = results["scaling"]["rows"]
     m = [r["m"] for r in rows]
     fig, ax = plt.subplots()
-    for (name, label), marker in zip([("jacobian.grad_W (3-D dv/dW)", "Jacobians: 3-D ∂v/∂W"),
-                                      ("differential.grad_W (Diag form)", "differentials, Diag(s) form"),
-                                      ("differential.grad_W_hadamard", "differentials, Hadamard form")], "os^"):
+    for (name, label), marker in zip(
+        [
+            ("jacobian.grad_W (3-D dv/dW)", "Jacobians: 3-D ∂v/∂W"),
+            ("differential.grad_W (Diag form)", "differentials, Diag(s) form"),
+            ("differential.grad_W_hadamard", "differentials, Hadamard form"),
+        ],
+        "os^",
+    ):
         ax.loglog(m, [r["time_s"][name] for r in rows], marker=marker, label=label)
     ax.set_xlabel("layer size m = n")
     ax.set_ylabel("time of one gradient G (s)")
@@ -51,14 +62,20 @@ def three_ways(results: dict, out: Path) -> None:
 def mlp(results: dict, out: Path) -> None:
     dtypes = results["mlp"]["dtypes"]
     names = list(dtypes)
-    bars = [("backprop.MLP forward+backward", "backprop.MLP"),
-            ("PyTorch forward+backward", "PyTorch"),
-            (None, "floor (matrix products\nat the GEMM rate)")]
+    bars = [
+        ("backprop.MLP forward+backward", "backprop.MLP"),
+        ("PyTorch forward+backward", "PyTorch"),
+        (None, "floor (matrix products\nat the GEMM rate)"),
+    ]
     fig, ax = plt.subplots()
     width = 0.8 / len(bars)
     for k, (key, label) in enumerate(bars):
-        vals = [(dtypes[d]["times"][key]["median_s"] if key else dtypes[d]["floor_forward_backward_s"]) * 1e3
-                if (key is None or key in dtypes[d]["times"]) else 0.0 for d in names]
+        vals = [
+            (dtypes[d]["times"][key]["median_s"] if key else dtypes[d]["floor_forward_backward_s"]) * 1e3
+            if (key is None or key in dtypes[d]["times"])
+            else 0.0
+            for d in names
+        ]
         ax.bar([i + (k - 1) * width for i in range(len(names))], vals, width, label=label)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("one forward+backward pass (ms)")
@@ -73,10 +90,14 @@ def grading(results: dict, out: Path) -> None:
     names = list(e["notebooks_per_minute"])
     rates = [e["notebooks_per_minute"][n] for n in names]
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    bars = ax.barh(range(len(names)), rates, color=["C0", "C0", "C1", "C1"][:len(names)])
+    bars = ax.barh(range(len(names)), rates, color=["C0", "C0", "C1", "C1"][: len(names)])
     for bar, n in zip(bars, names):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f"  ×{e['ratio_to_jobs_1'][n]:.2f}",
-                va="center")
+        ax.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f"  ×{e['ratio_to_jobs_1'][n]:.2f}",
+            va="center",
+        )
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlabel("notebooks graded per minute (× the rate of --jobs 1)")

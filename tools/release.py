@@ -28,6 +28,7 @@ duplicate grade_id, or a graded cell without points gives an error naming the no
 cell. Of the sources only ``selfcheck/`` is written. Each assignment's output folder is rebuilt from
 scratch, so a second run gives byte-identical files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,11 @@ SOURCE = ROOT / "instructor" / "source"
 OUT = ROOT / "release"
 
 #: (begin, end, the nbgrader flag a cell holding the region must have)
-REGIONS = (("BEGIN SOLUTION", "END SOLUTION", "solution"),
-           ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grade"),
-           ("BEGIN MARK SCHEME", "END MARK SCHEME", "grade"))
+REGIONS = (
+    ("BEGIN SOLUTION", "END SOLUTION", "solution"),
+    ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grade"),
+    ("BEGIN MARK SCHEME", "END MARK SCHEME", "grade"),
+)
 GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]+$")
 NEVER_RELEASED = {"grading.py", "__pycache__"}
 
@@ -66,7 +69,9 @@ def notebooks(source: Path, assignments: list[str] | None = None) -> dict[str, l
     """{assignment: [notebook paths]} for the assignment folders of ``source`` (sorted)."""
     if not source.is_dir():
         raise ReleaseError(f"source folder {source} does not exist")
-    names = assignments or sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = assignments or sorted(
+        p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
     found = {}
     for name in names:
         folder = source / name
@@ -107,17 +112,23 @@ def validate(path: Path) -> list[str]:
             if inside:
                 problems.append(f"{where}: {name}: {begin!r} without a matching {end!r}")
             if begin in cell.source and not flags.get(flag):
-                problems.append(f"{where}: {name}: contains {begin!r} but is not marked {flag}: true "
-                                "in its nbgrader metadata")
+                problems.append(
+                    f"{where}: {name}: contains {begin!r} but is not marked {flag}: true "
+                    "in its nbgrader metadata"
+                )
         if not meta:
             continue
         if meta.get("schema_version") != 3:
-            problems.append(f"{where}: {name}: nbgrader schema_version is {meta.get('schema_version')!r}, expected 3")
+            problems.append(
+                f"{where}: {name}: nbgrader schema_version is {meta.get('schema_version')!r}, expected 3"
+            )
         if not any(flags.values()):
             continue
         gid = meta.get("grade_id")
         if not isinstance(gid, str) or not GRADE_ID.match(gid):
-            problems.append(f"{where}: {name}: grade_id {gid!r} is missing or not made of letters, digits, _ and -")
+            problems.append(
+                f"{where}: {name}: grade_id {gid!r} is missing or not made of letters, digits, _ and -"
+            )
         elif gid in seen:
             problems.append(f"{where}: {name}: duplicate grade_id {gid!r} (also cell {seen[gid] + 1})")
         else:
@@ -125,10 +136,13 @@ def validate(path: Path) -> list[str]:
         if flags["grade"]:
             points = meta.get("points")
             if isinstance(points, bool) or not isinstance(points, (int, float)) or not points >= 0:
-                problems.append(f"{where}: {name}: graded cell without points (points = {points!r}); "
-                                "give it a number of points >= 0")
-    if not problems:   # nbgrader's own schema check, for anything the checks above do not name
+                problems.append(
+                    f"{where}: {name}: graded cell without points (points = {points!r}); "
+                    "give it a number of points >= 0"
+                )
+    if not problems:  # nbgrader's own schema check, for anything the checks above do not name
         from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
         try:
             MetadataValidator().validate_nb(nb)
         except ValidationError as err:
@@ -139,6 +153,7 @@ def validate(path: Path) -> list[str]:
 def validate_checks(folder: Path, paths: list[Path]) -> list[str]:
     """Problems of an assignment's grading.py against its notebooks (see instructor/AUTHORING.md)."""
     from grading import spec
+
     where = _rel(folder / "grading.py")
     try:
         checks = spec.load(folder)
@@ -155,12 +170,16 @@ def validate_checks(folder: Path, paths: list[Path]) -> list[str]:
             if meta.get("grade") and not meta.get("solution"):
                 tests.add(meta.get("grade_id"))
                 if not cell.source.rstrip().endswith(f'check("{meta.get("grade_id")}")'):
-                    problems.append(f"{_rel(path)}: {_cell_name(index, cell)}: a test cell must end with "
-                                    f'check("{meta.get("grade_id")}") (it raises when the answer is wrong, '
-                                    "so that nbgrader's autograde scores the cell)")
+                    problems.append(
+                        f"{_rel(path)}: {_cell_name(index, cell)}: a test cell must end with "
+                        f'check("{meta.get("grade_id")}") (it raises when the answer is wrong, '
+                        "so that nbgrader's autograde scores the cell)"
+                    )
             if meta.get("locked") and not meta.get("grade") and cell.cell_type == "code":
-                problems += [f"{_rel(path)}: {_cell_name(index, cell)}: {p}"
-                             for p in _setup_imports(cell.source, checks.student_package)]
+                problems += [
+                    f"{_rel(path)}: {_cell_name(index, cell)}: {p}"
+                    for p in _setup_imports(cell.source, checks.student_package)
+                ]
     for gid in sorted(tests - set(checks.tests)):
         problems.append(f"{where}: the test cell {gid!r} has no entry in TESTS")
     for gid in sorted(set(checks.tests) - tests):
@@ -201,12 +220,29 @@ def _setup_imports(source: str, allowed: dict) -> list[str]:
 
 def student_version(nb, name: str = "notebook"):
     """The student version of an instructor notebook (a copy), by nbgrader's preprocessors."""
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-                                        ClearSolutions, ComputeChecksums, LockCells)
-    nb = nbformat.from_dict(nb)            # a deep copy: the caller's notebook is never changed
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ClearOutput,
+        ClearSolutions,
+        ComputeChecksums,
+        LockCells,
+    )
+
+    nb = nbformat.from_dict(nb)  # a deep copy: the caller's notebook is never changed
     resources = {"unique_key": name, "metadata": {"name": name}}
-    for step in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums,
-                 ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata):
+    for step in (
+        LockCells,
+        ClearSolutions,
+        ClearOutput,
+        CheckCellMetadata,
+        ComputeChecksums,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ComputeChecksums,
+        CheckCellMetadata,
+    ):
         nb, resources = step().preprocess(nb, resources)
     return nb
 
@@ -217,19 +253,24 @@ def check_sources(source: Path, found: dict[str, list[Path]]) -> None:
     if not problems:
         problems = [p for name, paths in found.items() for p in validate_checks(source / name, paths)]
     if problems:
-        raise ReleaseError("the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems))
+        raise ReleaseError(
+            "the instructor sources have problems; nothing was written:\n  " + "\n  ".join(problems)
+        )
 
 
 def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None) -> list[Path]:
     """Validate every notebook, then write the release; returns the files written."""
     source, out = Path(source).resolve(), Path(out).resolve()
     if out == source or source in out.parents or out in source.parents:
-        raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
+        raise ReleaseError(
+            f"the output folder {out} must be outside the source folder {source} and not contain it"
+        )
     found = notebooks(source, assignments)
     check_sources(source, found)
     from grading import selfcheck
+
     for name in found:
-        selfcheck.write(source / name)     # the students' check, from grading.py (only when stale)
+        selfcheck.write(source / name)  # the students' check, from grading.py (only when stale)
     written = []
     for name, paths in found.items():
         folder, target = source / name, out / name
@@ -241,10 +282,14 @@ def release(source: Path = SOURCE, out: Path = OUT, assignments: list[str] | Non
             dest = tmp / path.relative_to(folder)
             dest.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, dest)
-        for other in sorted(folder.rglob("*")):   # data files etc. travel with the assignment
+        for other in sorted(folder.rglob("*")):  # data files etc. travel with the assignment
             rel = other.relative_to(folder)
-            if other.is_file() and other.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts) \
-                    and not NEVER_RELEASED & set(rel.parts):
+            if (
+                other.is_file()
+                and other.suffix != ".ipynb"
+                and not any(p.startswith(".") for p in rel.parts)
+                and not NEVER_RELEASED & set(rel.parts)
+            ):
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(other, tmp / rel)
         shutil.rmtree(target, ignore_errors=True)
@@ -259,6 +304,7 @@ def read_roster(path: Path) -> tuple[list[str], list[dict]]:
     import csv
 
     from grading.students import key_for
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -277,8 +323,10 @@ def read_roster(path: Path) -> tuple[list[str], list[dict]]:
         plain = name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
         row["folder"] = name if plain and not lms else row["key"]
         if row["key"].casefold() in seen:
-            raise ReleaseError(f"{path}: lines {seen[row['key'].casefold()]} and {line} are the same student "
-                               f"(key {row['key']!r}); nothing was written")
+            raise ReleaseError(
+                f"{path}: lines {seen[row['key'].casefold()]} and {line} are the same student "
+                f"(key {row['key']!r}); nothing was written"
+            )
         seen[row["key"].casefold()] = line
     return columns, rows
 
@@ -287,6 +335,7 @@ def class_variants(source: Path, names: list[str], gradebook: Path, secret: str 
     """(course secret, {assignment: [variant names]}) — recorded in the gradebook the grader uses."""
     from grading import gradebook as gb
     from grading import variants
+
     book = gb.Gradebook(gradebook)
     try:
         key = book.secret(secret)
@@ -296,8 +345,10 @@ def class_variants(source: Path, names: list[str], gradebook: Path, secret: str 
             lists[name] = book.variant_list(name) or declared
             missing = sorted(set(lists[name]) - set(declared))
             if missing:
-                raise ReleaseError(f"{name} was released to this class with the variants {lists[name]}, and "
-                                   f"{missing} are no longer declared in its grading.py; declare them again")
+                raise ReleaseError(
+                    f"{name} was released to this class with the variants {lists[name]}, and "
+                    f"{missing} are no longer declared in its grading.py; declare them again"
+                )
             book.set_variant_list(name, lists[name])
         return key, lists
     finally:
@@ -308,45 +359,61 @@ def _variant_notebooks(source: Path, found: dict, lists: dict) -> tuple[dict, di
     """({(assignment, variant): [(path, rendered instructor notebook)]}, {(assignment, variant):
     self-check files}), every variant checked (and its self-check made) before anything is written."""
     from grading import selfcheck, variants
+
     rendered, check_files, problems = {}, {}, []
     for name, paths in found.items():
         for vname in lists[name]:
             v = variants.get(source / name, vname)
             try:
                 variants.checks(source / name, vname)
-                rendered[name, vname] = [(p, variants.render(nbformat.read(p, as_version=4), v, _rel(p)))
-                                         for p in paths]
+                rendered[name, vname] = [
+                    (p, variants.render(nbformat.read(p, as_version=4), v, _rel(p))) for p in paths
+                ]
                 check_files[name, vname] = selfcheck.files(source / name, vname)
             except variants.spec.SpecError as err:
                 problems.append(str(err))
     if problems:
-        raise ReleaseError("the variants do not fit their notebooks; nothing was written:\n  " + "\n  ".join(problems))
+        raise ReleaseError(
+            "the variants do not fit their notebooks; nothing was written:\n  " + "\n  ".join(problems)
+        )
     return rendered, check_files
 
 
-def release_roster(roster: Path, source: Path = SOURCE, out: Path = OUT, assignments: list[str] | None = None,
-                   solutions: bool = False, gradebook: Path | None = None, secret: str | None = None) -> list[Path]:
+def release_roster(
+    roster: Path,
+    source: Path = SOURCE,
+    out: Path = OUT,
+    assignments: list[str] | None = None,
+    solutions: bool = False,
+    gradebook: Path | None = None,
+    secret: str | None = None,
+) -> list[Path]:
     """OUT/<student>/<assignment>/<notebook>.ipynb (+ self-check) for every roster student, each
     written for the student's variant (with its solutions: the key); OUT/roster.csv lists them."""
     source, out = Path(source).resolve(), Path(out).resolve()
     if out == source or source in out.parents or out in source.parents:
-        raise ReleaseError(f"the output folder {out} must be outside the source folder {source} and not contain it")
+        raise ReleaseError(
+            f"the output folder {out} must be outside the source folder {source} and not contain it"
+        )
     columns, rows = read_roster(Path(roster))
     found = notebooks(source, assignments)
     check_sources(source, found)
-    key, lists = class_variants(source, list(found), Path(gradebook or ROOT / "autograded" / "gradebook.sqlite"),
-                                secret)
+    key, lists = class_variants(
+        source, list(found), Path(gradebook or ROOT / "autograded" / "gradebook.sqlite"), secret
+    )
     rendered, check_files = _variant_notebooks(source, found, lists)
     from grading import variants
+
     written = []
     for row in rows:
         row_out = {}
         for name in found:
             vname = variants.draw(key, row["key"], name, lists[name])
             row_out[name] = vname
-            target = out / row["folder"] / name     # the student's notebook and the self-check of their variant
-            written += _write_version(source / name, target, rendered[name, vname], check_files[name, vname],
-                                      solutions)
+            target = out / row["folder"] / name  # the student's notebook and the self-check of their variant
+            written += _write_version(
+                source / name, target, rendered[name, vname], check_files[name, vname], solutions
+            )
         row.update(row_out)
     _write_roster(out / "roster.csv", columns + ["key", "folder"] + list(found), rows)
     return written + [out / "roster.csv"]
@@ -362,8 +429,13 @@ def _write_version(folder: Path, target: Path, nbs: list, check_files: dict, sol
         nbformat.write(nb if solutions else student_version(nb, path.stem), dest)
     for other in sorted(folder.rglob("*")):
         rel = other.relative_to(folder)
-        if other.is_file() and other.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts) \
-                and not NEVER_RELEASED & set(rel.parts) and rel.parts[0] != "selfcheck":
+        if (
+            other.is_file()
+            and other.suffix != ".ipynb"
+            and not any(p.startswith(".") for p in rel.parts)
+            and not NEVER_RELEASED & set(rel.parts)
+            and rel.parts[0] != "selfcheck"
+        ):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(other, tmp / rel)
     for rel, content in check_files.items():
@@ -376,6 +448,7 @@ def _write_version(folder: Path, target: Path, nbs: list, check_files: dict, sol
 
 def _write_roster(path: Path, columns: list[str], rows: list[dict]) -> None:
     import csv
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(columns)), extrasaction="ignore")
@@ -384,26 +457,49 @@ def _write_roster(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("assignments", nargs="*", help="assignment folders to release (default: all)")
-    ap.add_argument("--source", type=Path, default=SOURCE, help="nbgrader source folder (default: instructor/source)")
+    ap.add_argument(
+        "--source", type=Path, default=SOURCE, help="nbgrader source folder (default: instructor/source)"
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: release/)")
-    ap.add_argument("--roster", type=Path, help="CSV with a 'student' column: one version per student, "
-                    "OUT/<student>/<assignment>/ (each student's variant, drawn from the course secret)")
-    ap.add_argument("--solutions", action="store_true", help="with --roster: each student's version with its "
-                    "solutions (the key a TA uses)")
-    ap.add_argument("--gradebook", type=Path, default=ROOT / "autograded" / "gradebook.sqlite",
-                    help="with --roster: the grader's gradebook, which keeps the course secret and the variants "
-                    "released (default: autograded/gradebook.sqlite, autograde's default)")
-    ap.add_argument("--secret", help="with --roster: the course secret (default: the gradebook's; created once)")
+    ap.add_argument(
+        "--roster",
+        type=Path,
+        help="CSV with a 'student' column: one version per student, "
+        "OUT/<student>/<assignment>/ (each student's variant, drawn from the course secret)",
+    )
+    ap.add_argument(
+        "--solutions",
+        action="store_true",
+        help="with --roster: each student's version with its solutions (the key a TA uses)",
+    )
+    ap.add_argument(
+        "--gradebook",
+        type=Path,
+        default=ROOT / "autograded" / "gradebook.sqlite",
+        help="with --roster: the grader's gradebook, which keeps the course secret and the variants "
+        "released (default: autograded/gradebook.sqlite, autograde's default)",
+    )
+    ap.add_argument(
+        "--secret", help="with --roster: the course secret (default: the gradebook's; created once)"
+    )
     args = ap.parse_args(argv)
     if args.solutions and not args.roster:
         ap.error("--solutions goes with --roster (the instructor notebooks are the common version's key)")
     try:
         if args.roster:
-            written = release_roster(args.roster, args.source, args.out, args.assignments or None, args.solutions,
-                                     args.gradebook, args.secret)
+            written = release_roster(
+                args.roster,
+                args.source,
+                args.out,
+                args.assignments or None,
+                args.solutions,
+                args.gradebook,
+                args.secret,
+            )
         else:
             written = release(args.source, args.out, args.assignments or None)
     except ReleaseError as err:

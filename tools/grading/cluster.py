@@ -26,6 +26,7 @@ A worker is started from the repository (the same commit and install as the inst
 ``PYTHONPATH=tools`` so that this module can be imported there; see the instructor guide,
 "Grading on a cluster".
 """
+
 from __future__ import annotations
 
 import atexit
@@ -41,11 +42,11 @@ from pathlib import Path
 
 from . import sandbox, worker
 
-ROOT = Path(__file__).resolve().parents[2]      # the repository: the same on every worker machine
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the same on every worker machine
 GRADER = Path(__file__).resolve().parent
-WINDOW = 2                  # tasks per worker thread handed to the scheduler at a time
+WINDOW = 2  # tasks per worker thread handed to the scheduler at a time
 _lock = threading.Lock()
-_slots: dict[int, tuple[int, str]] = {}      # thread id -> (sandbox slot, work folder), this process
+_slots: dict[int, tuple[int, str]] = {}  # thread id -> (sandbox slot, work folder), this process
 _fingerprints: dict[str, str] = {}
 _sandbox_reason: list[str | None] = []
 
@@ -61,7 +62,7 @@ class Refused(Exception):
         super().__init__(f"the Dask worker {address} refuses to grade: {why}")
         self.address, self.why = address, why
 
-    def __reduce__(self):           # pickled back to the instructor with both fields
+    def __reduce__(self):  # pickled back to the instructor with both fields
         return Refused, (self.address, self.why)
 
 
@@ -81,9 +82,11 @@ def fingerprint(source: Path) -> str:
         files = [p for p in Path(source).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
         code = [p for p in GRADER.rglob("*.py") if "__pycache__" not in p.parts]
         package = [p for p in sandbox.package_dir().rglob("*.py") if "__pycache__" not in p.parts]
-        _fingerprints[key] = hashlib.sha256("".join(
-            [_digest(files, Path(source)), _digest(code, GRADER), _digest(package, sandbox.package_dir())]
-        ).encode()).hexdigest()
+        _fingerprints[key] = hashlib.sha256(
+            "".join(
+                [_digest(files, Path(source)), _digest(code, GRADER), _digest(package, sandbox.package_dir())]
+            ).encode()
+        ).hexdigest()
     return _fingerprints[key]
 
 
@@ -100,6 +103,7 @@ def _here(source: str) -> Path:
 def _address() -> str:
     try:
         from distributed import get_worker
+
         return get_worker().address
     except Exception:
         return "?"
@@ -132,8 +136,10 @@ def _cannot_grade(task: worker.Task, source: Path, want: str) -> str | None:
     if not source.is_dir():
         return f"the assignment's folder {source} is not on this machine (the repository must be there)"
     if fingerprint(source) != want:
-        return ("its copy of the assignment, the grader or the package differs from the instructor's "
-                "(check out the same commit and install on every worker)")
+        return (
+            "its copy of the assignment, the grader or the package differs from the instructor's "
+            "(check out the same commit and install on every worker)"
+        )
     if task.unsafe:
         return None
     if not _sandbox_reason:
@@ -141,8 +147,10 @@ def _cannot_grade(task: worker.Task, source: Path, want: str) -> str | None:
     if _sandbox_reason[0]:
         return f"no sandbox here: {_sandbox_reason[0]}"
     if any(t.peak_memory for t in worker._spec(source).tests.values()) and not sandbox.memory_measurable():
-        return (f"{task.assignment} has a memory test, and this machine cannot measure a kernel's memory "
-                "from outside it (no cgroup v1 memory controller)")
+        return (
+            f"{task.assignment} has a memory test, and this machine cannot measure a kernel's memory "
+            "from outside it (no cgroup v1 memory controller)"
+        )
     return None
 
 
@@ -161,8 +169,11 @@ def dask_setup(worker_) -> None:
     its first task is unpacked) and say in the worker's log whether it can sandbox."""
     why = sandbox.unavailable_reason()
     _sandbox_reason[:] = [why]
-    print(f"grading.cluster: {'this worker will refuse every task: no sandbox here: ' + why if why else 'sandbox ok'}",
-          file=sys.stderr, flush=True)
+    print(
+        f"grading.cluster: {'this worker will refuse every task: no sandbox here: ' + why if why else 'sandbox ok'}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # ------------------------------------------------------------------------- on the instructor's side
@@ -171,6 +182,7 @@ class Cluster:
 
     def __init__(self, address: str, connect_timeout: float = 30):
         from distributed import Client
+
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError) as err:
@@ -192,18 +204,24 @@ class Cluster:
             raise ClusterError("no worker of the cluster can grade: " + "; ".join(self.refused.values()))
         if self.waiting_since is None:
             self.waiting_since = time.monotonic()
-            print(f"autograde: waiting for Dask workers to join the scheduler at {self.address}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"autograde: waiting for Dask workers to join the scheduler at {self.address}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def send(self, job) -> None:
         task = dataclasses.replace(job.task, source=portable(job.task.source))
-        key = f"grade-{job.sha[:12]}-{uuid.uuid4().hex[:8]}"      # the file's hash names it in the scheduler's logs
+        key = (
+            f"grade-{job.sha[:12]}-{uuid.uuid4().hex[:8]}"  # the file's hash names it in the scheduler's logs
+        )
         future = self.client.submit(grade_here, task, fingerprint(Path(job.task.source)), key=key, pure=False)
         self.busy[future] = job
 
     def results(self, timeout: float = 1.0):
         """Yield (job, result) for every notebook whose task has ended."""
         from distributed import wait
+
         if not self.busy:
             time.sleep(timeout)
             return
@@ -215,30 +233,38 @@ class Cluster:
         for future in done:
             job = self.busy.pop(future)
             outcome = self._outcome(future, job)
-            if outcome is None:          # handed to another worker
+            if outcome is None:  # handed to another worker
                 self.busy[future] = job
             else:
                 yield job, outcome
 
     def _outcome(self, future, job) -> dict | None:
         from distributed import KilledWorker
+
         if future.status == "finished":
             return future.result()
         if future.status != "error":
-            raise ClusterError(f"the scheduler at {self.address} lost a task ({future.status}); the notebooks "
-                               "graded so far are recorded: run the same command again to go on")
+            raise ClusterError(
+                f"the scheduler at {self.address} lost a task ({future.status}); the notebooks "
+                "graded so far are recorded: run the same command again to go on"
+            )
         err = future.exception()
         if isinstance(err, KilledWorker):
             tries = getattr(err, "allowed_failures", None)
-            return worker.lost(job.task, "every Dask worker that graded this notebook died while grading it"
-                               + (f" ({tries + 1} tries, the scheduler's allowed-failures + 1)" if tries is not None
-                                  else "") + "; every question of it scores zero")
+            return worker.lost(
+                job.task,
+                "every Dask worker that graded this notebook died while grading it"
+                + (f" ({tries + 1} tries, the scheduler's allowed-failures + 1)" if tries is not None else "")
+                + "; every question of it scores zero",
+            )
         if isinstance(err, Refused):
             self._refuse(err)
             future.retry()
             return None
-        raise ClusterError(f"a Dask worker could not run a grading task ({type(err).__name__}: {str(err)[:300]}); "
-                           "is it started from the repository with PYTHONPATH=tools (see the instructor guide)?")
+        raise ClusterError(
+            f"a Dask worker could not run a grading task ({type(err).__name__}: {str(err)[:300]}); "
+            "is it started from the repository with PYTHONPATH=tools (see the instructor guide)?"
+        )
 
     def _refuse(self, err: Refused) -> None:
         """Show the message once and retire the worker: the scheduler gives it no more tasks."""

@@ -12,6 +12,7 @@ kernel is no longer heard, opened again (``reconnected`` counts it; what was sen
 lost). ``hooks`` (before(index), after(index)) run around every cell: the memory tests are
 measured there.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,10 +24,10 @@ from nbgrader.preprocessors import Execute
 
 from .kernel.probe import MIME
 
-MAX_OUTPUT = 2 * 2**20          # bytes of output kept per notebook (the rest is dropped, noted)
-MAX_ANSWERS = 16 * 2**20        # bytes of probe answers per notebook
-MAX_TRACEBACK = 20_000          # characters of an error appended from a reply
-HEAR_TRIES = 20                 # kernel_info requests (0.5 s each) before the output is given up
+MAX_OUTPUT = 2 * 2**20  # bytes of output kept per notebook (the rest is dropped, noted)
+MAX_ANSWERS = 16 * 2**20  # bytes of probe answers per notebook
+MAX_TRACEBACK = 20_000  # characters of an error appended from a reply
+HEAR_TRIES = 20  # kernel_info requests (0.5 s each) before the output is given up
 
 
 class Hooks:
@@ -49,7 +50,7 @@ class CappedExecute(Execute):
         self.spent = {"output": 0, "answers": 0}
         self.dropped = 0
         self.reconnected = 0
-        self.idle: set[int] = set()        # cells whose end the output channel reported
+        self.idle: set[int] = set()  # cells whose end the output channel reported
         self.last_code: int | None = None
 
     def preprocess_cell(self, cell, resources, index):
@@ -70,7 +71,7 @@ class CappedExecute(Execute):
             return
         for _ in range(HEAR_TRIES):
             self.kc.iopub_channel.close()
-            self.kc._iopub_channel = None           # the client opens and subscribes a new socket
+            self.kc._iopub_channel = None  # the client opens and subscribes a new socket
             if run_sync(self._heard)():
                 self.reconnected += 1
                 return
@@ -100,7 +101,7 @@ class CappedExecute(Execute):
         if kind in ("status", "execute_input"):
             return super().process_message(msg, cell, cell_index)
         if kind.startswith("comm") or kind == "update_display_data":
-            return None                        # no widgets and no display updates while grading
+            return None  # no widgets and no display updates while grading
         budget = self._budget(msg)
         size = len(json.dumps(msg.get("content"), default=str))
         limit = MAX_ANSWERS if budget == "answers" else MAX_OUTPUT

@@ -16,6 +16,7 @@ resubmission (any changed byte) is graded on new inputs: what a submission could
 inputs while it ran is worth nothing for the next one. ``per_student=True`` keeps one seed per
 student and assignment (the instructor's choice). Reports (reports.py) are written from here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,7 +59,7 @@ class Gradebook:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(results)")}
-        if "grader_error" not in columns:       # a gradebook of an earlier version
+        if "grader_error" not in columns:  # a gradebook of an earlier version
             self.db.execute("ALTER TABLE results ADD COLUMN grader_error INTEGER NOT NULL DEFAULT 0")
         self.db.commit()
         self.path.chmod(0o600)
@@ -77,42 +78,68 @@ class Gradebook:
         return json.loads(row[0]) if row else None
 
     def set_variant_list(self, assignment: str, names: list[str]) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"variants:{assignment}", json.dumps(names)))
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"variants:{assignment}", json.dumps(names))
+        )
         self.db.commit()
 
     def add_students(self, students: list[Student], notes: dict[str, list[str]]) -> None:
         """Record the students and their notes (notes are kept: a later run only adds)."""
         for s in students:
-            self.db.execute("INSERT OR REPLACE INTO students VALUES (?, ?, ?, ?)",
-                            (s.key, s.name, s.origin, json.dumps(dict(s.lms))))
+            self.db.execute(
+                "INSERT OR REPLACE INTO students VALUES (?, ?, ?, ?)",
+                (s.key, s.name, s.origin, json.dumps(dict(s.lms))),
+            )
         for key, texts in notes.items():
             self.db.executemany("INSERT OR IGNORE INTO notes VALUES (?, ?)", [(key, t) for t in texts])
         self.db.commit()
 
     def done(self, student: str, assignment: str, notebook: str, sha: str, seed_: int) -> bool:
         """Graded already from the same file with the same inputs (a grader failure is never done)."""
-        row = self.db.execute("SELECT sha256, seed, grader_error FROM results WHERE student=? AND assignment=? "
-                              "AND notebook=?", (student, assignment, notebook)).fetchone()
+        row = self.db.execute(
+            "SELECT sha256, seed, grader_error FROM results WHERE student=? AND assignment=? AND notebook=?",
+            (student, assignment, notebook),
+        ).fetchone()
         return row is not None and row[0] == sha and row[1] == str(seed_) and not row[2]
 
-    def record(self, student: str, assignment: str, notebook: str, sha: str, seed_: int, result: dict) -> None:
+    def record(
+        self, student: str, assignment: str, notebook: str, sha: str, seed_: int, result: dict
+    ) -> None:
         score = sum(q["points"] for q in result["questions"])
         max_score = sum(q["max_points"] for q in result["questions"])
-        self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (student, assignment, notebook, sha, str(seed_), score, max_score,
-                         json.dumps(result, ensure_ascii=False), time.time(), int(bool(result.get("grader_error")))))
+        self.db.execute(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                student,
+                assignment,
+                notebook,
+                sha,
+                str(seed_),
+                score,
+                max_score,
+                json.dumps(result, ensure_ascii=False),
+                time.time(),
+                int(bool(result.get("grader_error"))),
+            ),
+        )
         self.db.commit()
 
     def rows(self) -> list[dict]:
         """Every graded notebook: student, assignment, notebook, score, max_score and the result."""
-        cur = self.db.execute("SELECT student, assignment, notebook, score, max_score, result FROM results "
-                              "ORDER BY student, assignment, notebook")
-        return [{"student": s, "assignment": a, "notebook": n, "score": sc, "max_score": mx, **json.loads(r)}
-                for s, a, n, sc, mx, r in cur.fetchall()]
+        cur = self.db.execute(
+            "SELECT student, assignment, notebook, score, max_score, result FROM results "
+            "ORDER BY student, assignment, notebook"
+        )
+        return [
+            {"student": s, "assignment": a, "notebook": n, "score": sc, "max_score": mx, **json.loads(r)}
+            for s, a, n, sc, mx, r in cur.fetchall()
+        ]
 
     def students(self) -> dict[str, dict]:
         cur = self.db.execute("SELECT key, name, origin, lms FROM students")
-        return {k: {"key": k, "name": n, "origin": o, "lms": json.loads(lms)} for k, n, o, lms in cur.fetchall()}
+        return {
+            k: {"key": k, "name": n, "origin": o, "lms": json.loads(lms)} for k, n, o, lms in cur.fetchall()
+        }
 
     def notes(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

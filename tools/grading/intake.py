@@ -19,6 +19,7 @@ extracted); only files named ``.ipynb`` are read at all, at most 256 MB per stud
 folder of huge copies cannot fill the grader's memory). Everything refused is noted. The bytes
 read are handed on (nothing is read twice).
 """
+
 from __future__ import annotations
 
 import errno
@@ -37,8 +38,8 @@ COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|-\d+|[\s_]copy(\s*\d+)?)$", re.IGNORECASE
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_LATE)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_[a-z]+_?$")
 IGNORED = {"timestamp.txt", ".DS_Store", "Thumbs.db"}
-MAX_BYTES = 50 * 2**20             # one file
-MAX_STUDENT_BYTES = 256 * 2**20    # everything one student submitted
+MAX_BYTES = 50 * 2**20  # one file
+MAX_STUDENT_BYTES = 256 * 2**20  # everything one student submitted
 MAX_DEPTH = 6
 MAX_ENTRIES = 200_000
 
@@ -49,15 +50,15 @@ class IntakeError(Exception):
 
 @dataclass
 class Candidate:
-    data: bytes                # the file's bytes
-    received: str              # the name it came with (path below the student's folder, or in the zip)
+    data: bytes  # the file's bytes
+    received: str  # the name it came with (path below the student's folder, or in the zip)
     mtime: float
 
 
 @dataclass
 class Intake:
     roster: Roster = field(default_factory=Roster)
-    spent: dict[str, int] = field(default_factory=dict)          # bytes read per student
+    spent: dict[str, int] = field(default_factory=dict)  # bytes read per student
     #: {student key: {assignment: {notebook name: [Candidate, ...]}}} before choosing
     copies: dict = field(default_factory=dict)
     #: {student key: [notes about files that are not graded]}; "_archives": notes on the zips
@@ -72,8 +73,11 @@ class Intake:
             self.note(key, f"ignored {name!r}: not a notebook (.ipynb)")
             return False
         if size > MAX_BYTES or self.spent.get(key, 0) + size > MAX_STUDENT_BYTES:
-            self.note(key, f"ignored {name!r}: larger than {MAX_BYTES // 2**20} MB, or more than "
-                           f"{MAX_STUDENT_BYTES // 2**20} MB submitted in all")
+            self.note(
+                key,
+                f"ignored {name!r}: larger than {MAX_BYTES // 2**20} MB, or more than "
+                f"{MAX_STUDENT_BYTES // 2**20} MB submitted in all",
+            )
             return False
         self.spent[key] = self.spent.get(key, 0) + size
         return True
@@ -111,8 +115,10 @@ def choose(copies: list[Candidate], wanted: str) -> tuple[Candidate | None, list
     notes = []
     if len(copies) > 1:
         others = ", ".join(f"{c.received!r} ({_when(c.mtime)})" for c in reversed(ranked[:-1]))
-        notes.append(f"{len(copies)} copies of {wanted} were submitted; the newest, {best.received!r} "
-                     f"({_when(best.mtime)}), was graded, not {others}")
+        notes.append(
+            f"{len(copies)} copies of {wanted} were submitted; the newest, {best.received!r} "
+            f"({_when(best.mtime)}), was graded, not {others}"
+        )
     elif Path(best.received).name != wanted:
         notes.append(f"{best.received!r} was graded as {wanted}")
     return best, notes
@@ -124,8 +130,13 @@ def read_file(path: Path) -> tuple[bytes | None, float, str]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as err:
-        return None, 0.0, "a symbolic link (the grader follows none)" if err.errno == errno.ELOOP else \
-            f"it cannot be opened ({err.strerror})"
+        return (
+            None,
+            0.0,
+            "a symbolic link (the grader follows none)"
+            if err.errno == errno.ELOOP
+            else f"it cannot be opened ({err.strerror})",
+        )
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
@@ -145,7 +156,9 @@ def _walk(top: Path, intake: Intake, key: str) -> list[tuple[str, Path]]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as err:
-            intake.note(key, f"could not read the folder {str(folder.relative_to(top)) or '.'} ({err.strerror})")
+            intake.note(
+                key, f"could not read the folder {str(folder.relative_to(top)) or '.'} ({err.strerror})"
+            )
             continue
         for entry in entries:
             seen += 1
@@ -156,7 +169,11 @@ def _walk(top: Path, intake: Intake, key: str) -> list[tuple[str, Path]]:
             if entry.is_symlink():
                 intake.note(key, f"ignored {rel!r}: a symbolic link (the grader follows none)")
             elif entry.is_dir(follow_symlinks=False):
-                if entry.name != ".ipynb_checkpoints" and not entry.name.startswith(".") and depth < MAX_DEPTH:
+                if (
+                    entry.name != ".ipynb_checkpoints"
+                    and not entry.name.startswith(".")
+                    and depth < MAX_DEPTH
+                ):
                     stack.append((Path(entry.path), depth + 1))
             elif entry.name not in IGNORED:
                 found.append((rel, Path(entry.path)))
@@ -166,7 +183,7 @@ def _walk(top: Path, intake: Intake, key: str) -> list[tuple[str, Path]]:
 # ------------------------------------------------------------------------------ the layouts
 def collect(submissions: Path, notebooks: dict[str, list[str]]) -> Intake:
     """Everything submitted. ``notebooks``: {assignment: [notebook names]} of the sources."""
-    intake, raw = Intake(), []          # raw: (Student, assignment or None, Candidate)
+    intake, raw = Intake(), []  # raw: (Student, assignment or None, Candidate)
     submissions = Path(submissions)
     if submissions.is_file():
         raw += _from_zip(submissions, submissions.name, intake)
@@ -227,7 +244,7 @@ def _from_zip(path: Path, label: str, intake: Intake) -> list:
             if not intake.admit(student.key, name, info.file_size):
                 continue
             with archive.open(info) as f:
-                content = f.read(MAX_BYTES + 1)          # the declared size may lie
+                content = f.read(MAX_BYTES + 1)  # the declared size may lie
             if len(content) > MAX_BYTES:
                 intake.note(student.key, f"ignored {name!r} in {label}: larger than {MAX_BYTES // 2**20} MB")
                 continue
@@ -261,7 +278,10 @@ def _sort(raw: list, notebooks: dict[str, list[str]], intake: Intake) -> None:
         if assignment not in notebooks:
             assignment = by_name.get(wanted)
         if assignment is None or wanted not in notebooks[assignment]:
-            intake.note(student.key, f"ignored {cand.received!r}: it matches no assignment notebook "
-                        f"({', '.join(sorted(by_name))})")
+            intake.note(
+                student.key,
+                f"ignored {cand.received!r}: it matches no assignment notebook "
+                f"({', '.join(sorted(by_name))})",
+            )
             continue
         intake.copies[student.key].setdefault(assignment, {}).setdefault(wanted, []).append(cand)

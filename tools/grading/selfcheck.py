@@ -10,6 +10,7 @@ relative 1e-9 of the right one gets the right fingerprint — on any CPU: the in
 bits everywhere (spec.quantize) and the fingerprints do not depend on the last bits of the
 expected values. The data holds no formula and no expected number.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ from .kernel.check import fingerprint
 
 SELF_SEED = 20261201
 KERNEL = Path(__file__).resolve().parent / "kernel"
-PACKAGE = "selfcheck"              # the name the notebooks import it by
+PACKAGE = "selfcheck"  # the name the notebooks import it by
 
 
 def _robust(a) -> bool:
@@ -43,8 +44,11 @@ def _example(test: spec.Test, case: dict) -> dict | None:
         return None
     shape = {k: list(np.shape(v)) for k, v in parts.items()}
     prints = {k: fingerprint(v) for k, v in parts.items()}
-    ex = {"case": wire.encode(case), "inputs": spec.describe(case),
-          "shape": shape if isinstance(want, dict) else shape[None]}
+    ex = {
+        "case": wire.encode(case),
+        "inputs": spec.describe(case),
+        "shape": shape if isinstance(want, dict) else shape[None],
+    }
     if test.kind != "shape":
         ex["fingerprint"] = prints if isinstance(want, dict) else prints[None]
     if test.peak_memory is not None:
@@ -59,14 +63,17 @@ def _examples(test: spec.Test, where: Path) -> list[dict]:
         examples = [_example(test, case) for case in cases]
         if all(examples):
             return examples
-    raise spec.SpecError(f"{where}: TESTS[{test.grade_id!r}]: no self-check examples away from rounding "
-                         "boundaries in 50 draws")
+    raise spec.SpecError(
+        f"{where}: TESTS[{test.grade_id!r}]: no self-check examples away from rounding boundaries in 50 draws"
+    )
 
 
 def data(checks: spec.Spec) -> dict:
     """The self-check data of an assignment (JSON-able; the same bytes on every machine)."""
-    tests = {gid: {"call": t.call, "kind": t.kind, "hint": t.hint, "examples": _examples(t, checks.path)}
-             for gid, t in sorted(checks.tests.items())}
+    tests = {
+        gid: {"call": t.call, "kind": t.kind, "hint": t.hint, "examples": _examples(t, checks.path)}
+        for gid, t in sorted(checks.tests.items())
+    }
     return {"assignment": checks.path.parent.name, "tests": tests}
 
 
@@ -74,6 +81,7 @@ def files(folder: Path, variant: str = "") -> dict[str, bytes]:
     """{path relative to the assignment folder: bytes} of the self-check package of ``folder``
     (of one of its variants; default: the notebook as written)."""
     from . import variants
+
     out = {f"{PACKAGE}/{p.name}": p.read_bytes() for p in sorted(KERNEL.glob("*.py"))}
     checks = variants.checks(folder, variant) if variant else spec.load(folder)
     text = json.dumps(data(checks), sort_keys=True, indent=0) + "\n"

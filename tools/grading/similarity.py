@@ -17,6 +17,7 @@ similarity, reason``, the most similar first):
 A row is a reason to look, not a verdict: short answers to the same question are alike by
 nature, and two students may share a variant by chance (book/instructor_guide.md).
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,24 +30,31 @@ import nbformat
 from . import notebook as nbmod
 from . import variants
 
-THRESHOLD = 0.6          # the share of one's code found in the other's (see the instructor guide)
-K, WINDOW = 25, 1        # copydetect: k-gram length (filtered characters), winnowing window
+THRESHOLD = 0.6  # the share of one's code found in the other's (see the instructor guide)
+K, WINDOW = 25, 1  # copydetect: k-gram length (filtered characters), winnowing window
 COLUMNS = ["assignment", "student_a", "student_b", "similarity", "reason"]
 
 
 def own_code(nb, source_nb) -> str:
     """The code cells of a submission that are the student's (not restored from the source)."""
     restored = {nbmod.meta(c).get("grade_id") for c in source_nb.cells if nbmod.is_restored(c)}
-    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "code"
-                       and (nbmod.meta(c).get("grade_id") not in restored or not nbmod.meta(c).get("grade_id")))
+    return "\n\n".join(
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code"
+        and (nbmod.meta(c).get("grade_id") not in restored or not nbmod.meta(c).get("grade_id"))
+    )
 
 
 def _skeleton(folder: Path, notebook: str) -> str:
     """The answer cells as released (every variant): code every student starts from."""
     from nbgrader.preprocessors import ClearSolutions
+
     parts = []
     for v in variants.all_variants(folder):
-        nb, _ = ClearSolutions().preprocess(variants.render(nbformat.read(folder / notebook, as_version=4), v), {})
+        nb, _ = ClearSolutions().preprocess(
+            variants.render(nbformat.read(folder / notebook, as_version=4), v), {}
+        )
         parts += [c.source for c in nb.cells if c.cell_type == "code" and nbmod.meta(c).get("solution")]
     return "\n\n".join(parts)
 
@@ -74,16 +82,19 @@ def answers(found, nbs: dict, source: Path, assignments: list[str]) -> dict[str,
 
 def _fingerprint(text: str, boilerplate=None):
     from copydetect import CodeFingerprint
-    return CodeFingerprint("answer.py", K, WINDOW, boilerplate=boilerplate, filter=True, language="python",
-                           fp=io.StringIO(text))
+
+    return CodeFingerprint(
+        "answer.py", K, WINDOW, boilerplate=boilerplate, filter=True, language="python", fp=io.StringIO(text)
+    )
 
 
 def code_pairs(code: dict[str, str], skeleton: str) -> dict[tuple[str, str], float]:
     """{(a, b): similarity} for every pair of students with code of their own (a < b)."""
     from copydetect import compare_files
+
     boiler = list(_fingerprint(skeleton).hashes) if skeleton.strip() else None
     prints = {s: _fingerprint(t, boiler) for s, t in code.items()}
-    prints = {s: p for s, p in prints.items() if p.token_coverage > 0}   # nothing of their own: no pair
+    prints = {s: p for s, p in prints.items() if p.token_coverage > 0}  # nothing of their own: no pair
     out = {}
     for a, b in itertools.combinations(sorted(prints), 2):
         _, (sa, sb), _ = compare_files(prints[a], prints[b])
@@ -117,13 +128,19 @@ def table(answers_: dict[str, dict], rows: list[dict]) -> list[list]:
     for a, pairs in sims.items():
         for (x, y), sim in pairs.items():
             if sim >= THRESHOLD:
-                found[a, x, y] = {"sim": sim, "reasons": [f"code alike: {sim:.0%} of one's answer code is in "
-                                                          "the other's (copydetect fingerprints)"]}
+                found[a, x, y] = {
+                    "sim": sim,
+                    "reasons": [
+                        f"code alike: {sim:.0%} of one's answer code is in "
+                        "the other's (copydetect fingerprints)"
+                    ],
+                }
     for a, copier, other, vname in variant_pairs(rows):
         x, y = sorted((copier, other))
         entry = found.setdefault((a, x, y), {"sim": sims.get(a, {}).get((x, y), 0.0), "reasons": []})
-        entry["reasons"].insert(0, f"{copier}'s answers are right for {other}'s variant '{vname}' and wrong for "
-                                   f"{copier}'s own")
+        entry["reasons"].insert(
+            0, f"{copier}'s answers are right for {other}'s variant '{vname}' and wrong for {copier}'s own"
+        )
     ordered = sorted(found.items(), key=lambda kv: (-kv[1]["sim"], kv[0]))
     return [[a, x, y, f"{e['sim']:.3f}", "; ".join(e["reasons"])] for (a, x, y), e in ordered]
 

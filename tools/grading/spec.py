@@ -6,18 +6,32 @@ notebook's seed. Every float of a case is rounded to 20 significant bits, so a c
 on every machine even where it was computed with exp or a matrix product (whose last bits
 differ between CPUs). The verdicts are in :mod:`.verdicts`.
 """
+
 from __future__ import annotations
 
 import types
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 KINDS = ("values", "shape", "scalar")
-KEYS = {"call", "cases", "expected", "kind", "mistakes", "tol", "atol", "peak_memory", "hint", "noun", "examples"}
+KEYS = {
+    "call",
+    "cases",
+    "expected",
+    "kind",
+    "mistakes",
+    "tol",
+    "atol",
+    "peak_memory",
+    "hint",
+    "noun",
+    "examples",
+}
 BITS = 20
 
 
@@ -37,10 +51,10 @@ class Test:
     mistakes: Callable | None = None
     tol: float = 1e-8
     atol: float = 0.0
-    peak_memory: Callable | None = None     # case -> bytes the call may hold beyond its inputs
-    hint: str = ""                          # what to do when the memory is too high
-    noun: str = "answer"                    # what the feedback calls the returned value
-    examples: Callable | None = None        # rng -> cases for the self-check (default: cases)
+    peak_memory: Callable | None = None  # case -> bytes the call may hold beyond its inputs
+    hint: str = ""  # what to do when the memory is too high
+    noun: str = "answer"  # what the feedback calls the returned value
+    examples: Callable | None = None  # rng -> cases for the self-check (default: cases)
 
 
 @dataclass
@@ -48,14 +62,14 @@ class Spec:
     path: Path
     student_package: dict
     tests: dict[str, Test] = field(default_factory=dict)
-    choice: dict = field(default_factory=dict)      # the variant ({dimension: option}; {} = none)
+    choice: dict = field(default_factory=dict)  # the variant ({dimension: option}; {} = none)
 
 
 def module(path: Path) -> types.ModuleType:
     """grading.py as a module (executed each time: a grading.py is small)."""
     module = types.ModuleType(f"grading_spec_{path.parent.name}")
     module.__file__ = str(path)
-    try:       # compiled here, not imported: no __pycache__ is written into the source folder
+    try:  # compiled here, not imported: no __pycache__ is written into the source folder
         exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     except Exception as err:
         raise SpecError(f"{path}: cannot be imported ({type(err).__name__}: {err})") from err
@@ -91,15 +105,20 @@ def load(folder: Path, choice: dict | None = None) -> Spec:
     with VARIANTS, those of the variant ``choice`` ({dimension: option}; default: the first options)."""
     path = Path(folder) / "grading.py"
     if not path.is_file():
-        raise SpecError(f"{path}: missing (every assignment needs its grader-side checks, "
-                        "see instructor/AUTHORING.md)")
+        raise SpecError(
+            f"{path}: missing (every assignment needs its grader-side checks, see instructor/AUTHORING.md)"
+        )
     mod = module(path)
     package = getattr(mod, "STUDENT_PACKAGE", None)
     tests, choice = _tests(path, mod, choice)
-    if not isinstance(package, dict) or not all(v == "*" or isinstance(v, (list, tuple)) for v in package.values()):
+    if not isinstance(package, dict) or not all(
+        v == "*" or isinstance(v, (list, tuple)) for v in package.values()
+    ):
         raise SpecError(f"{path}: STUDENT_PACKAGE must be a dict {{'backprop.module': '*' or [names]}}")
     if not isinstance(tests, dict) or not tests:
-        raise SpecError(f"{path}: TESTS must be a non-empty dict {{grade_id: dict(call=..., cases=..., ...)}}")
+        raise SpecError(
+            f"{path}: TESTS must be a non-empty dict {{grade_id: dict(call=..., cases=..., ...)}}"
+        )
     out = Spec(path, {k: (v if v == "*" else list(v)) for k, v in package.items()}, choice=dict(choice or {}))
     for gid, entry in tests.items():
         out.tests[gid] = _test(f"{path}: TESTS[{gid!r}]", gid, entry)

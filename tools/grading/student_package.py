@@ -11,6 +11,7 @@ backprop or from its private helper modules stays). Private helper modules (``_c
 copied.
 An allowed subpackage is copied whole; a list of names trims only its ``__init__``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,10 @@ STUB = '''"""Not available while grading."""
 raise ImportError({message!r})
 '''
 
-MESSAGE = ("{module} is one of the course's reference implementations: it is not available to "
-           "answers while grading. Compute the result with your own code (numpy is available).")
+MESSAGE = (
+    "{module} is one of the course's reference implementations: it is not available to "
+    "answers while grading. Compute the result with your own code (numpy is available)."
+)
 
 UNAVAILABLE = '''"""Stand-ins for what the student copy leaves out: using one raises an ImportError that says why."""
 
@@ -45,7 +48,7 @@ class Unavailable:
         return f"<{self._name}: not available while grading>"
 '''
 
-TRIM = '''
+TRIM = """
 
 # --- added by the grader: only these public names are available while grading ---
 import types as _grader_types
@@ -62,7 +65,7 @@ for _grader_name in [n for n in list(globals()) if not n.startswith(("__", "_gra
             "backprop.{module}." + _grader_name + " is one of the course's reference implementations: it is "
             "not available to answers while grading (this module offers only {keep_text})")
 del _grader_types, _grader_keep, _grader_name, _grader_from
-'''
+"""
 
 INIT = '''"""backprop — the student copy used while grading (only {allowed})."""
 from ._unavailable import Unavailable as _Unavailable
@@ -93,8 +96,10 @@ def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
     for name, names in allowed.items():
         parts = name.split(".")
         if parts[0] != "backprop" or len(parts) != 2:
-            raise ValueError(f"STUDENT_PACKAGE key {name!r} must be a module or subpackage of backprop, e.g. "
-                             "'backprop.seed' (a subpackage is allowed whole or by the names of its __init__)")
+            raise ValueError(
+                f"STUDENT_PACKAGE key {name!r} must be a module or subpackage of backprop, e.g. "
+                "'backprop.seed' (a subpackage is allowed whole or by the names of its __init__)"
+            )
         top[parts[1]] = names
     version = _version(package)
     for src in sorted(package.glob("*.py")):
@@ -112,22 +117,37 @@ def build(package: Path, allowed: dict[str, object], dest: Path) -> Path:
         else:
             (out / src.name).write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{mod}")))
     for sub in sorted(p for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
-        if sub.name in top:            # an allowed subpackage is copied whole ...
+        if sub.name in top:  # an allowed subpackage is copied whole ...
             shutil.copytree(sub, out / sub.name, ignore=shutil.ignore_patterns("__pycache__"))
-            if top[sub.name] != "*":   # ... and its __init__ keeps only the allowed names
+            if top[sub.name] != "*":  # ... and its __init__ keeps only the allowed names
                 init = out / sub.name / "__init__.py"
-                init.write_text(init.read_text() + TRIM.format(keep=sorted(top[sub.name]), module=sub.name,
-                                                               keep_text=", ".join(sorted(top[sub.name]))))
+                init.write_text(
+                    init.read_text()
+                    + TRIM.format(
+                        keep=sorted(top[sub.name]),
+                        module=sub.name,
+                        keep_text=", ".join(sorted(top[sub.name])),
+                    )
+                )
             continue
         (out / sub.name).mkdir()
-        (out / sub.name / "__init__.py").write_text(STUB.format(message=MESSAGE.format(module=f"backprop.{sub.name}")))
-    missing = ("backprop.{name} is not available while grading: the student copy of the package has only "
-               + ", ".join(sorted(allowed)) + " (import from those modules)")
+        (out / sub.name / "__init__.py").write_text(
+            STUB.format(message=MESSAGE.format(module=f"backprop.{sub.name}"))
+        )
+    missing = (
+        "backprop.{name} is not available while grading: the student copy of the package has only "
+        + ", ".join(sorted(allowed))
+        + " (import from those modules)"
+    )
     import backprop
+
     public = sorted(n for n in getattr(backprop, "__all__", []) if f"backprop.{n}" not in allowed)
     (out / "_unavailable.py").write_text(UNAVAILABLE)
-    (out / "__init__.py").write_text(INIT.format(allowed=", ".join(sorted(allowed)) or "nothing",
-                                                 version=version, missing=missing, public=public))
+    (out / "__init__.py").write_text(
+        INIT.format(
+            allowed=", ".join(sorted(allowed)) or "nothing", version=version, missing=missing, public=public
+        )
+    )
     return out
 
 
@@ -140,5 +160,6 @@ def _version(package: Path) -> str:
 
 def key(allowed: dict[str, object]) -> str:
     """A short name for a STUDENT_PACKAGE setting (one copy per distinct setting)."""
-    return hashlib.sha256(repr(sorted((k, v if v == "*" else sorted(v)) for k, v in allowed.items()))
-                          .encode()).hexdigest()[:12]
+    return hashlib.sha256(
+        repr(sorted((k, v if v == "*" else sorted(v)) for k, v in allowed.items())).encode()
+    ).hexdigest()[:12]

@@ -12,6 +12,7 @@ the same name). A student from an LMS download is keyed by the LMS's own id, whi
 letter case, which collide on a case-insensitive disk) with an error that names both; two folders
 whose names are the same in NFC (``Zoë/`` typed on two systems) are refused too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,10 +29,10 @@ class DuplicateStudent(Exception):
 
 @dataclass(frozen=True)
 class Student:
-    key: str                       # file names, gradebook rows
-    name: str                      # as received (display)
-    origin: str                    # where the name came from, e.g. "folder 'Zoë/'" or "Canvas download x.zip"
-    lms: tuple = ()                # (("canvas_user_id", "1234"), ...) as they came in the download
+    key: str  # file names, gradebook rows
+    name: str  # as received (display)
+    origin: str  # where the name came from, e.g. "folder 'Zoë/'" or "Canvas download x.zip"
+    lms: tuple = ()  # (("canvas_user_id", "1234"), ...) as they came in the download
 
     def lms_id(self, kind: str) -> str:
         return dict(self.lms).get(kind, "")
@@ -55,8 +56,9 @@ def key_for(name: str, lms_id: str = "") -> str:
 
 def make(name: str, origin: str, **lms: str) -> Student:
     ids = tuple(sorted((k, v) for k, v in lms.items() if v))
-    return Student(key_for(name, next((v for _, v in ids), "")), unicodedata.normalize("NFC", name.strip()),
-                   origin, ids)
+    return Student(
+        key_for(name, next((v for _, v in ids), "")), unicodedata.normalize("NFC", name.strip()), origin, ids
+    )
 
 
 @dataclass
@@ -70,18 +72,22 @@ class Roster:
         known = self.by_key.get(student.key)
         if known is not None:
             # one student: the same LMS identity (in any number of downloads), or the same folder
-            if (known.name, known.lms) == (student.name, student.lms) and (student.lms or known.origin == student.origin):
+            if (known.name, known.lms) == (student.name, student.lms) and (
+                student.lms or known.origin == student.origin
+            ):
                 return known
             raise DuplicateStudent(
                 f"two submissions would be graded as the same student {student.key!r}: {known.name!r} from "
                 f"{known.origin} and {student.name!r} from {student.origin}. Nothing was graded. If they are "
-                "one student, merge the two into one folder; if not, rename one of them.")
+                "one student, merge the two into one folder; if not, rename one of them."
+            )
         folded = {k.casefold(): k for k in self.by_key}
         if student.key.casefold() in folded:
             other = self.by_key[folded[student.key.casefold()]]
             raise DuplicateStudent(
                 f"the students {other.name!r} ({other.origin}) and {student.name!r} ({student.origin}) have keys "
                 f"that differ only in letter case ({other.key!r}, {student.key!r}); their files would collide on "
-                "a case-insensitive disk. Nothing was graded; rename one of them.")
+                "a case-insensitive disk. Nothing was graded; rename one of them."
+            )
         self.by_key[student.key] = student
         return student

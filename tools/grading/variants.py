@@ -22,6 +22,7 @@ declaration order). Nothing is stored per student: the grader recomputes it from
 secret. The list a class was released with is recorded in the gradebook (see release.py), so a
 variant declared later does not move anyone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,7 @@ import nbformat
 
 from . import spec
 
-DEFAULT = ""                            # the name of the only variant of an assignment without VARIANTS
+DEFAULT = ""  # the name of the only variant of an assignment without VARIANTS
 
 
 class VariantError(spec.SpecError):
@@ -46,8 +47,8 @@ class Variant:
 
     assignment: str
     name: str
-    choice: tuple                       # ((dimension, option), ...) in declaration order
-    replacements: tuple                 # ((old, new), ...) in the order they are applied
+    choice: tuple  # ((dimension, option), ...) in declaration order
+    replacements: tuple  # ((old, new), ...) in the order they are applied
 
     def describe(self) -> str:
         """'activation tanh, loss cross_entropy' (or 'the common version' for the default of none)."""
@@ -67,10 +68,13 @@ def declared(folder: Path) -> dict:
         if not isinstance(options, dict) or not options:
             raise VariantError(f"{where}[{dim!r}] must be a non-empty dict {{option: [(old, new), ...]}}")
         for opt, pairs in options.items():
-            if "+" in opt or not all(isinstance(p, tuple) and len(p) == 2 and all(isinstance(s, str) for s in p)
-                                     for p in pairs):
-                raise VariantError(f"{where}[{dim!r}][{opt!r}] must be a list of (old, new) strings "
-                                   "(and an option's name has no '+')")
+            if "+" in opt or not all(
+                isinstance(p, tuple) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs
+            ):
+                raise VariantError(
+                    f"{where}[{dim!r}][{opt!r}] must be a list of (old, new) strings "
+                    "(and an option's name has no '+')"
+                )
     if not callable(getattr(module, "make_tests", None)):
         raise VariantError(f"{where}: an assignment with variants needs make_tests(**choice) -> TESTS")
     return dims
@@ -114,8 +118,10 @@ def render(nb, variant: Variant, where: str = "notebook"):
     for old, new in variant.replacements:
         hits = [c for c in nb.cells if old in c.source]
         if not hits:
-            raise VariantError(f"{where}: variant {variant.name!r}: the text {old!r} is not in the notebook "
-                               "(after the replacements before it)")
+            raise VariantError(
+                f"{where}: variant {variant.name!r}: the text {old!r} is not in the notebook "
+                "(after the replacements before it)"
+            )
         for cell in hits:
             cell.source = cell.source.replace(old, new)
     if variant.name:

@@ -5,6 +5,7 @@ mistake (transposed, sign, a factor, a named wrong answer ...); the words here c
 what the test calls it (``noun``: a gradient, a Jacobian, the values ...) and never quote an
 expected number or an input's value: a message says what is wrong, not what is right.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,10 @@ def _scaled(noun: str, c: float | None) -> str:
         return f"your {noun} is twice the right one: a forgotten 1/2 (of E = 1/2 ||s - y||^2)?"
     if c is not None and abs(c - 0.5) < 1e-6:
         return f"your {noun} is half the right one: an extra factor 1/2?"
-    return (f"your {noun} is a constant multiple of the right one: a factor is wrong or missing "
-            "(a 1/2, a batch size B used twice or not at all, a minus sign?)")
+    return (
+        f"your {noun} is a constant multiple of the right one: a factor is wrong or missing "
+        "(a 1/2, a batch size B used twice or not at all, a minus sign?)"
+    )
 
 
 def _wrong(noun: str, got: np.ndarray, want: np.ndarray, test: Test) -> str:
@@ -50,15 +53,18 @@ def _wrong(noun: str, got: np.ndarray, want: np.ndarray, test: Test) -> str:
         return f"your {noun} is zero everywhere, but the right one is not (is it computed at all?)"
     scale = float(np.max(np.abs(want))) if want.size else 0.0
     off = ~np.isclose(got, want, rtol=test.tol, atol=max(test.atol, 1e-12 * scale))
-    return (f"your {noun} has the right shape but wrong values, and matches no typical mistake "
-            f"({int(off.sum())} of {off.size} entries differ)")
+    return (
+        f"your {noun} has the right shape but wrong values, and matches no typical mistake "
+        f"({int(off.sum())} of {off.size} entries differ)"
+    )
 
 
 def _named(kind: str, words: dict, noun: str) -> str | None:
-    words = {k.lower(): v for k, v in words.items()}      # _kind lower-cases ('..._by_P' -> '..._by_p')
+    words = {k.lower(): v for k, v in words.items()}  # _kind lower-cases ('..._by_P' -> '..._by_p')
     if kind in words:
         return words[kind]
     from backprop.diagnose import MISTAKE_EXPLANATIONS
+
     if kind in MISTAKE_EXPLANATIONS:
         return MISTAKE_EXPLANATIONS[kind].replace("your gradient", f"your {noun}", 1)
     return None
@@ -66,28 +72,41 @@ def _named(kind: str, words: dict, noun: str) -> str | None:
 
 def _values(got: np.ndarray, want, test: Test, case: dict, named: bool = True) -> tuple[bool, str]:
     from backprop.diagnose import diagnose
+
     want = np.asarray(want, dtype=np.float64)
     noun = test.noun
     arrays, words = _mistakes(test, case) if named else ({}, {})
     if got.shape != want.shape:
-        if got.size == want.size and want.size and np.allclose(got.reshape(want.shape), want,
-                                                                rtol=test.tol, atol=test.atol):
+        if (
+            got.size == want.size
+            and want.size
+            and np.allclose(got.reshape(want.shape), want, rtol=test.tol, atol=test.atol)
+        ):
             return True, "right numbers in the wrong shape (the shape test counts that)"
         transposed = got.shape == want.T.shape and np.allclose(got, want.T, rtol=test.tol, atol=test.atol)
-        return False, (f"your {noun} has shape {got.shape}, but it must have shape {want.shape}"
-                       + ("; it is the transpose of the right one" if transposed else ""))
+        return False, (
+            f"your {noun} has shape {got.shape}, but it must have shape {want.shape}"
+            + ("; it is the transpose of the right one" if transposed else "")
+        )
     d = diagnose(got, want, mistakes=arrays or None, tol=test.tol, atol=test.atol)
     if d:
         return True, ""
     kind = _kind(d)
     if kind == "non_finite":
-        return False, (f"your {noun} contains NaN or infinite entries: look for an overflow (exp of a "
-                       "large number), a division by zero or log(0)")
+        return False, (
+            f"your {noun} contains NaN or infinite entries: look for an overflow (exp of a "
+            "large number), a division by zero or log(0)"
+        )
     if kind == "transposed":
-        return False, f"your {noun} is the transpose of the right one (entry (i, j) holds what belongs at (j, i))"
+        return (
+            False,
+            f"your {noun} is the transpose of the right one (entry (i, j) holds what belongs at (j, i))",
+        )
     if kind == "wrong_sign":
-        return False, (f"your {noun} has the wrong sign (look for y - s where s - y belongs, or a minus "
-                       "sign lost in the chain rule)")
+        return False, (
+            f"your {noun} has the wrong sign (look for y - s where s - y belongs, or a minus "
+            "sign lost in the chain rule)"
+        )
     if kind == "scaled":
         return False, _scaled(noun, getattr(d, "factor", None))
     return False, _named(kind, words, noun) or _wrong(noun, got, want, test)
@@ -108,7 +127,9 @@ def _shape(test: Test, got, want) -> tuple[bool, str]:
         if sorted(got) != sorted(want):
             return False, f"it must return the keys {sorted(want)}, not {sorted(got)}"
         bad = [k for k in want if _shape_of(got[k]) != _shape_of(want[k])]
-        return False, "; ".join(f"{k} must have shape {_shape_of(want[k])}, not {_shape_of(got[k])}" for k in bad)
+        return False, "; ".join(
+            f"{k} must have shape {_shape_of(want[k])}, not {_shape_of(got[k])}" for k in bad
+        )
     if isinstance(got, dict):
         return False, f"it must return one array of shape {_shape_of(want)}, not a dict"
     return False, f"your {test.noun} must have shape {_shape_of(want)}, not {_shape_of(got)}"
@@ -117,7 +138,11 @@ def _shape(test: Test, got, want) -> tuple[bool, str]:
 def _scalar(test: Test, got, want) -> tuple[bool, str]:
     if isinstance(got, dict) or np.ndim(got) != 0:
         shape = "a dict" if isinstance(got, dict) else f"an array of shape {np.shape(got)}"
-        fix = "; return float(...) of it, or its .item()" if not isinstance(got, dict) and np.size(got) == 1 else ""
+        fix = (
+            "; return float(...) of it, or its .item()"
+            if not isinstance(got, dict) and np.size(got) == 1
+            else ""
+        )
         return False, f"it must return a single number (a float), but it returned {shape}{fix}"
     return _values(np.asarray(got, dtype=np.float64), want, test, {}, named=False)
 
@@ -138,14 +163,20 @@ def _dict_values(test: Test, case: dict, got, want: dict) -> tuple[bool, str]:
 
 def _memory(test: Test, case: dict, extra: float | None) -> tuple[bool, str]:
     if extra is None:
-        return False, ("inconclusive: the peak memory could not be measured outside the kernel on the "
-                       "grading machine (no memory cgroup); tell the instructor")
+        return False, (
+            "inconclusive: the peak memory could not be measured outside the kernel on the "
+            "grading machine (no memory cgroup); tell the instructor"
+        )
     limit = float(test.peak_memory(**case))
     if extra <= limit:
-        return True, (f"the kernel held {extra / 2**20:.1f} MiB beyond the inputs at the peak of the call "
-                      f"(at most {limit / 2**20:.1f} MiB allowed)")
-    return False, (f"the right numbers, but the kernel held {extra / 2**20:.1f} MiB beyond the inputs at the "
-                   f"peak of the call, and at most {limit / 2**20:.1f} MiB are allowed. {test.hint}").rstrip()
+        return True, (
+            f"the kernel held {extra / 2**20:.1f} MiB beyond the inputs at the peak of the call "
+            f"(at most {limit / 2**20:.1f} MiB allowed)"
+        )
+    return False, (
+        f"the right numbers, but the kernel held {extra / 2**20:.1f} MiB beyond the inputs at the "
+        f"peak of the call, and at most {limit / 2**20:.1f} MiB are allowed. {test.hint}"
+    ).rstrip()
 
 
 def judge(test: Test, case: dict, result: dict, extra_memory: float | None = None) -> tuple[bool, str]:

@@ -12,6 +12,7 @@ repository. A result is {questions, notes, answer_errors, executed, seconds, ker
 grader_error}; ``grader_error`` is True when the grader (not the submission) failed, so the
 notebook is graded again on the next run.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,17 @@ from pathlib import Path
 
 import nbformat
 
-if __package__ in (None, ""):                      # run as a script: tools/ is sys.path[0]'s parent
+if __package__ in (None, ""):  # run as a script: tools/ is sys.path[0]'s parent
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "grading"
 
-from . import notebook as nbmod            # noqa: E402
+from . import notebook as nbmod  # noqa: E402
 from . import sandbox, selfcheck, spec, student_package, variants, verdicts  # noqa: E402
 from .execute import MAX_OUTPUT, CappedExecute, Hooks  # noqa: E402
 from .kernel import wire  # noqa: E402
 
 SKIP = {"grading.py", "__pycache__"}
-CASES = "_grading_cases"                # kernel/probe.py reads the inputs from here
+CASES = "_grading_cases"  # kernel/probe.py reads the inputs from here
 _specs: dict[tuple, spec.Spec] = {}
 _packages: dict[str, Path] = {}
 
@@ -47,28 +48,37 @@ class Task:
     student: str
     assignment: str
     notebook: str
-    submission: str | None          # the notebook file's text as received; None = not submitted
-    source: str                     # the assignment's folder in instructor/source
-    seed: int                       # the fresh inputs' seed (never leaves the instructor's side)
-    timeout: int = 30               # seconds per cell
-    notebook_timeout: float = 180   # seconds per notebook
-    slot: int = 0                   # sandbox slot: user id 60000 + slot, the slot's cgroups
+    submission: str | None  # the notebook file's text as received; None = not submitted
+    source: str  # the assignment's folder in instructor/source
+    seed: int  # the fresh inputs' seed (never leaves the instructor's side)
+    timeout: int = 30  # seconds per cell
+    notebook_timeout: float = 180  # seconds per notebook
+    slot: int = 0  # sandbox slot: user id 60000 + slot, the slot's cgroups
     workdir: str = "/tmp/bpg-worker"
     unsafe: bool = False
-    variant: str = ""               # the student's variant (grading/variants.py); "" = the notebook as written
+    variant: str = ""  # the student's variant (grading/variants.py); "" = the notebook as written
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Task":
+    def from_json(cls, text: str) -> Task:
         return cls(**json.loads(text))
 
 
 def zero(source_nb, message: str, status: str = "not run") -> list[dict]:
-    return [{"grade_id": nbmod.meta(c)["grade_id"], "max_points": float(nbmod.meta(c).get("points", 0)),
-             "points": 0.0, "description": nbmod.description(c), "status": status, "message": message}
-            for c in source_nb.cells if nbmod.meta(c).get("grade")]
+    return [
+        {
+            "grade_id": nbmod.meta(c)["grade_id"],
+            "max_points": float(nbmod.meta(c).get("points", 0)),
+            "points": 0.0,
+            "description": nbmod.description(c),
+            "status": status,
+            "message": message,
+        }
+        for c in source_nb.cells
+        if nbmod.meta(c).get("grade")
+    ]
 
 
 def lost(task: Task, note: str) -> dict:
@@ -82,8 +92,13 @@ def grade(task: Task) -> dict:
     t0 = time.monotonic()
     source = Path(task.source)
     source_nb = _source_notebook(source, task)
-    result = {"notes": [], "answer_errors": [], "questions": zero(source_nb, "not run"), "executed": None,
-              "grader_error": False}
+    result = {
+        "notes": [],
+        "answer_errors": [],
+        "questions": zero(source_nb, "not run"),
+        "executed": None,
+        "grader_error": False,
+    }
     if task.submission is None:
         result["questions"] = zero(source_nb, "", status="not submitted")
         result["notes"].append(f"{task.notebook} was not submitted")
@@ -91,16 +106,19 @@ def grade(task: Task) -> dict:
     sub_nb, why = _read_submission(task.submission)
     if sub_nb is None:
         result["questions"] = zero(source_nb, "the file is not a notebook")
-        result["notes"].append(f"{task.notebook} could not be read as a notebook ({why}); every question of it "
-                               "scores zero")
+        result["notes"].append(
+            f"{task.notebook} could not be read as a notebook ({why}); every question of it scores zero"
+        )
         return result
     try:
         result.update(_grade(task, source, source_nb, sub_nb))
-    except Exception as err:       # a grader-side failure must not stop the class: zero, retried next run
+    except Exception as err:  # a grader-side failure must not stop the class: zero, retried next run
         result["questions"] = zero(source_nb, "could not be graded")
         result["grader_error"] = True
-        result["notes"].append(f"{task.notebook} could not be graded ({type(err).__name__}: {str(err)[:300]}); "
-                               "it will be graded again on the next run; tell the instructor if this stays")
+        result["notes"].append(
+            f"{task.notebook} could not be graded ({type(err).__name__}: {str(err)[:300]}); "
+            "it will be graded again on the next run; tell the instructor if this stays"
+        )
     result["seconds"] = round(time.monotonic() - t0, 2)
     return result
 
@@ -152,15 +170,17 @@ def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]], varian
     package.mkdir()
     for p in sorted(selfcheck.KERNEL.glob("*.py")):
         shutil.copyfile(p, package / p.name)
-    data = source / selfcheck.PACKAGE / "data.json"      # written by the release (check() is not graded)
+    data = source / selfcheck.PACKAGE / "data.json"  # written by the release (check() is not graded)
     if variant:
-        (package / data.name).write_bytes(selfcheck.files(source, variant)[f"{selfcheck.PACKAGE}/{data.name}"])
+        (package / data.name).write_bytes(
+            selfcheck.files(source, variant)[f"{selfcheck.PACKAGE}/{data.name}"]
+        )
     elif data.is_file():
         shutil.copyfile(data, package / data.name)
     for gid, cs in cases.items():
         for k, case in enumerate(cs):
             wire.save(case, work / CASES / gid / str(k))
-    for root, dirs, names in os.walk(work):      # readable by the kernel's user, written by none
+    for root, dirs, names in os.walk(work):  # readable by the kernel's user, written by none
         for d in dirs:
             os.chmod(os.path.join(root, d), 0o755)
         for n in names:
@@ -170,12 +190,20 @@ def _kernel_files(source: Path, work: Path, cases: dict[str, list[dict]], varian
 def _grade(task: Task, source: Path, source_nb, sub_nb) -> dict:
     checks = _spec(source, task.variant)
     cases = _fresh_inputs(checks, int(task.seed))
-    probes = {gid: nbmod.probe_sources(gid, t.call, len(cases[gid]) if t.peak_memory else None)
-              for gid, t in checks.tests.items()}
+    probes = {
+        gid: nbmod.probe_sources(gid, t.call, len(cases[gid]) if t.peak_memory else None)
+        for gid, t in checks.tests.items()
+    }
     nb, notes = nbmod.prepare(source_nb, sub_nb, probes)
     base = Path(task.workdir)
-    box = sandbox.Sandbox(task.slot, base / "work", base / "s", _student_package(checks.student_package, base),
-                          sandbox.Limits(), unsafe=task.unsafe)
+    box = sandbox.Sandbox(
+        task.slot,
+        base / "work",
+        base / "s",
+        _student_package(checks.student_package, base),
+        sandbox.Limits(),
+        unsafe=task.unsafe,
+    )
     meter = MemoryHooks(nb, checks, box)
     sandbox.prepare_folders(box)
     try:
@@ -190,9 +218,15 @@ def _grade(task: Task, source: Path, source_nb, sub_nb) -> dict:
     found = _variant_notes(task, source, nb, checks, cases, questions)
     errors, scan_notes = _answer_errors(source_nb, nb)
     executed = nbformat.writes(nbmod.kept_copy(nb, source_nb, questions))
-    return {"questions": questions, "notes": found["notes"] + notes + scan_notes, "answer_errors": errors,
-            "executed": executed, "variant": found["variant"], "fits_variant": found["fits"],
-            **({"kernel_cpu_s": round(run.kernel_cpu, 3)} if run.kernel_cpu is not None else {})}
+    return {
+        "questions": questions,
+        "notes": found["notes"] + notes + scan_notes,
+        "answer_errors": errors,
+        "executed": executed,
+        "variant": found["variant"],
+        "fits_variant": found["fits"],
+        **({"kernel_cpu_s": round(run.kernel_cpu, 3)} if run.kernel_cpu is not None else {}),
+    }
 
 
 # ------------------------------------------------------------------------------------- running
@@ -209,14 +243,16 @@ class MemoryHooks(Hooks):
 
     def __init__(self, nb, checks: spec.Spec, box: sandbox.Sandbox):
         self.meter = sandbox.MemoryMeter(box.slot) if not box.unsafe else None
-        self.cells = {i: (nbmod.meta(c)["grade_id"], c.metadata.get(nbmod.CASE_KEY, 0))
-                      for i, c in enumerate(nb.cells)
-                      if nbmod.is_test(c) and getattr(checks.tests.get(nbmod.meta(c).get("grade_id")),
-                                                      "peak_memory", None)}
+        self.cells = {
+            i: (nbmod.meta(c)["grade_id"], c.metadata.get(nbmod.CASE_KEY, 0))
+            for i, c in enumerate(nb.cells)
+            if nbmod.is_test(c)
+            and getattr(checks.tests.get(nbmod.meta(c).get("grade_id")), "peak_memory", None)
+        }
         restored = [i for i, c in enumerate(nb.cells) if nbmod.is_restored(c) and not nbmod.is_test(c)]
         self.first = next((i for i in range(len(nb.cells)) if i not in restored), len(nb.cells))
         self.baseline: int | None = None
-        self.hits: dict[int, int | None] = {}                # cell -> memory limit hits at its start
+        self.hits: dict[int, int | None] = {}  # cell -> memory limit hits at its start
         self.extra_of: dict[tuple[str, int], float | None] = {}
 
     def _on(self) -> bool:
@@ -258,32 +294,48 @@ class Run:
     died: str | None = None
     last: int = -1
     dropped: int = 0
-    reconnected: int = 0               # times the kernel's output channel was opened again
+    reconnected: int = 0  # times the kernel's output channel was opened again
     kernel_cpu: float | None = None
     cell_label: str = ""
-    log_tail: str = ""                 # the end of the kernel's own stdout/stderr, when it died
+    log_tail: str = ""  # the end of the kernel's own stdout/stderr, when it died
 
     def notes(self) -> list[str]:
         out = []
         if self.died:
             where = f"while running {self.cell_label}" if self.cell_label else "before the first cell"
-            out.append(f"the Python kernel {self.died} {where}; the cells after it were not run and score zero"
-                       + (f" (the kernel's last words: {self.log_tail!r})" if self.log_tail else ""))
+            out.append(
+                f"the Python kernel {self.died} {where}; the cells after it were not run and score zero"
+                + (f" (the kernel's last words: {self.log_tail!r})" if self.log_tail else "")
+            )
         if self.dropped:
-            out.append(f"the notebook printed more than {MAX_OUTPUT // 2**20} MB; {self.dropped} bytes of output "
-                       "were dropped")
+            out.append(
+                f"the notebook printed more than {MAX_OUTPUT // 2**20} MB; {self.dropped} bytes of output "
+                "were dropped"
+            )
         if self.reconnected:
-            out.append(f"the kernel sent a message over {sandbox.Limits.message // 2**20} MB (or the grader "
-                       "stopped hearing it); its output was reconnected, and what it printed in between is lost")
+            out.append(
+                f"the kernel sent a message over {sandbox.Limits.message // 2**20} MB (or the grader "
+                "stopped hearing it); its output was reconnected, and what it printed in between is lost"
+            )
         return out
 
 
 def _run(nb, box: sandbox.Sandbox, task: Task, hooks: Hooks) -> Run:
     """Execute ``nb`` in place in a sandboxed kernel, with a watchdog for the whole notebook."""
     from nbclient.exceptions import DeadKernelError
-    ex = CappedExecute(timeout=task.timeout, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
-                       allow_errors=True, record_timing=False, iopub_timeout=5, shutdown_kernel="immediate",
-                       startup_timeout=60, store_widget_state=False, hooks=hooks)
+
+    ex = CappedExecute(
+        timeout=task.timeout,
+        interrupt_on_timeout=True,
+        raise_on_iopub_timeout=False,
+        allow_errors=True,
+        record_timing=False,
+        iopub_timeout=5,
+        shutdown_kernel="immediate",
+        startup_timeout=60,
+        store_widget_state=False,
+        hooks=hooks,
+    )
     km = sandbox.make_kernel_manager(box)
     done, killed = threading.Event(), threading.Event()
 
@@ -334,6 +386,7 @@ def _stop(ex, km) -> None:
     try:
         if km.has_kernel:
             from jupyter_core.utils import run_sync
+
             run_sync(km.shutdown_kernel)(now=True)
     except Exception:
         pass
@@ -359,8 +412,9 @@ def _probe_cells(nb, checks: spec.Spec) -> dict[str, list[tuple[int, object]]]:
 def _no_answers(cells: list, run: Run) -> tuple[str, str] | None:
     """(status, message) when the probe cells of a test sent nothing to judge, else None."""
     indices = [i for i, _ in cells]
-    if not any(i in run.started for i in indices) or (run.died and min(indices) >= run.last
-                                                      and not any(c.outputs for _, c in cells)):
+    if not any(i in run.started for i in indices) or (
+        run.died and min(indices) >= run.last and not any(c.outputs for _, c in cells)
+    ):
         return "not run", f"not run: the kernel {run.died or 'stopped'} before this test"
     return None
 
@@ -380,7 +434,9 @@ def _why_nothing(cells: list) -> tuple[str, str]:
     return "failed", f"the test could not collect your answers ({why})"
 
 
-def _judge_test(test: spec.Test, cases: list[dict], results: list[dict], meter: MemoryHooks) -> tuple[str, str]:
+def _judge_test(
+    test: spec.Test, cases: list[dict], results: list[dict], meter: MemoryHooks
+) -> tuple[str, str]:
     outcomes = []
     for k, case in enumerate(cases):
         if k >= len(results):
@@ -409,8 +465,14 @@ def _judge(source_nb, nb, checks: spec.Spec, cases: dict, run: Run, meter: Memor
         m = nbmod.meta(src)
         if not m.get("grade"):
             continue
-        q = {"grade_id": m["grade_id"], "max_points": float(m["points"]), "points": 0.0,
-             "description": nbmod.description(src), "status": "failed", "message": ""}
+        q = {
+            "grade_id": m["grade_id"],
+            "max_points": float(m["points"]),
+            "points": 0.0,
+            "description": nbmod.description(src),
+            "status": "failed",
+            "message": "",
+        }
         questions.append(q)
         test, cells = checks.tests.get(m["grade_id"]), probes.get(m["grade_id"])
         if m.get("solution"):
@@ -422,7 +484,9 @@ def _judge(source_nb, nb, checks: spec.Spec, cases: dict, run: Run, meter: Memor
         elif not _results(cells, m["grade_id"]):
             q["status"], q["message"] = _why_nothing(cells)
         else:
-            q["status"], q["message"] = _judge_test(test, cases[m["grade_id"]], _results(cells, m["grade_id"]), meter)
+            q["status"], q["message"] = _judge_test(
+                test, cases[m["grade_id"]], _results(cells, m["grade_id"]), meter
+            )
             q["points"] = q["max_points"] if q["status"] == "passed" else 0.0
     return questions
 
@@ -434,14 +498,19 @@ def _fits(test: spec.Test | None, cases: list[dict], results: list[dict]) -> boo
     test = replace(test, peak_memory=None)
     try:
         return all(verdicts.judge(test, case, results[k], None)[0] for k, case in enumerate(cases))
-    except Exception:                   # the other variant's reference cannot take these inputs
+    except Exception:  # the other variant's reference cannot take these inputs
         return False
 
 
-def fits_other(source: Path, own: str, nb, checks: spec.Spec, cases: dict, questions: list[dict]) -> str | None:
+def fits_other(
+    source: Path, own: str, nb, checks: spec.Spec, cases: dict, questions: list[dict]
+) -> str | None:
     """Another variant whose right answers every failed value test gave (None: none does)."""
-    failed = [q["grade_id"] for q in questions if q["status"] == "failed"
-              and getattr(checks.tests.get(q["grade_id"]), "kind", "shape") != "shape"]
+    failed = [
+        q["grade_id"]
+        for q in questions
+        if q["status"] == "failed" and getattr(checks.tests.get(q["grade_id"]), "kind", "shape") != "shape"
+    ]
     if not failed:
         return None
     probes = _probe_cells(nb, checks)
@@ -454,17 +523,23 @@ def fits_other(source: Path, own: str, nb, checks: spec.Spec, cases: dict, quest
     return None
 
 
-def _variant_notes(task: Task, source: Path, nb, checks: spec.Spec, cases: dict, questions: list[dict]) -> dict:
+def _variant_notes(
+    task: Task, source: Path, nb, checks: spec.Spec, cases: dict, questions: list[dict]
+) -> dict:
     """The student's variant (named in a note) and another variant the answers fit, if any."""
-    if not task.variant:                # the common release: everyone has the notebook as written
+    if not task.variant:  # the common release: everyone has the notebook as written
         return {"variant": "", "fits": None, "notes": []}
     own = task.variant
-    notes = [f"graded against your own version of {task.assignment}: variant '{own}' "
-             f"({variants.get(source, own).describe()})"]
+    notes = [
+        f"graded against your own version of {task.assignment}: variant '{own}' "
+        f"({variants.get(source, own).describe()})"
+    ]
     fits = fits_other(source, own, nb, checks, cases, questions)
     if fits:
-        text = (f"these answers are right for another version of {task.assignment} (variant '{fits}': "
-                f"{variants.get(source, fits).describe()}), not for yours ('{own}')")
+        text = (
+            f"these answers are right for another version of {task.assignment} (variant '{fits}': "
+            f"{variants.get(source, fits).describe()}), not for yours ('{own}')"
+        )
         notes.append(text + "; the instructor has been told")
         for q in questions:
             if q["status"] == "failed":
@@ -481,19 +556,24 @@ def _answer_errors(source_nb, nb) -> tuple[list[str], list[str]]:
         if cell.cell_type != "code" or nbmod.meta(cell).get("grade_id") in restored:
             continue
         label = nbmod.meta(cell).get("grade_id") or f"cell {index + 1}"
-        errors += [f"{label}: {o.get('ename')}: {str(o.get('evalue'))[:300]}" for o in cell.outputs
-                   if o.get("output_type") == "error" and o.get("ename") != "NotImplementedError"][:3]
+        errors += [
+            f"{label}: {o.get('ename')}: {str(o.get('evalue'))[:300]}"
+            for o in cell.outputs
+            if o.get("output_type") == "error" and o.get("ename") != "NotImplementedError"
+        ][:3]
         words = nbmod.scan(cell.source, own)
         if words:
-            notes.append(f"{label} refers to the course's reference implementation ({', '.join(words)}): those "
-                         "are not available while grading; answers must compute the result themselves")
+            notes.append(
+                f"{label} refers to the course's reference implementation ({', '.join(words)}): those "
+                "are not available while grading; answers must compute the result themselves"
+            )
     return errors[:20], notes
 
 
 def main() -> int:
     """Worker loop: one JSON task per stdin line -> one JSON result per line on the original stdout."""
     out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)                        # anything else printed goes to stderr
+    os.dup2(2, 1)  # anything else printed goes to stderr
     for line in sys.stdin:
         if line.strip():
             task = Task.from_json(line)

@@ -7,6 +7,7 @@
 
 numpy only; nothing here decides a grade (the grader judges the numbers outside the kernel).
 """
+
 from .check import SelfCheckFailed, check
 
 __all__ = ["check", "SelfCheckFailed"]

@@ -9,6 +9,7 @@ AssertionError) that says what is wrong, so nbgrader's own autograde scores the 
 A memory test also measures the call's peak with tracemalloc (here, in your own kernel; the
 course's grader measures it from outside the kernel).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,10 @@ def fingerprint(a) -> str:
 def _data() -> dict:
     if not _loaded:
         if not DATA.is_file():
-            raise SelfCheckFailed(f"the self-check has no data ({DATA.name} is missing next to it): "
-                                  "ask for the assignment's files again")
+            raise SelfCheckFailed(
+                f"the self-check has no data ({DATA.name} is missing next to it): "
+                "ask for the assignment's files again"
+            )
         _loaded.update(json.loads(DATA.read_text()))
     return _loaded
 
@@ -55,8 +58,9 @@ def _scalar(got) -> str:
     a = np.asarray(got)
     if a.ndim == 0:
         return ""
-    return (f"it must return a single number (a float), but it returned an array of shape {a.shape}"
-            + ("; return float(...) of it, or its .item()" if a.size == 1 else ""))
+    return f"it must return a single number (a float), but it returned an array of shape {a.shape}" + (
+        "; return float(...) of it, or its .item()" if a.size == 1 else ""
+    )
 
 
 def _compare(kind: str, got, shape, fp) -> str:
@@ -92,6 +96,7 @@ def _call(call: str, scope: dict, case: dict, peak_limit: int | None):
     if peak_limit is None:
         return eval(call, env), None
     import tracemalloc
+
     tracemalloc.start()
     try:
         got = eval(call, env)
@@ -101,13 +106,13 @@ def _call(call: str, scope: dict, case: dict, peak_limit: int | None):
 
 
 def _fail(grade_id: str, text: str):
-    __tracebackhide__ = True              # noqa: F841
+    __tracebackhide__ = True  # noqa: F841
     raise SelfCheckFailed(_wrap(f"{grade_id}: not yet right: {text}")) from None
 
 
 def check(grade_id: str, scope: dict | None = None) -> None:
     """Say whether the answer tested by ``grade_id`` is right on the examples (raise if not)."""
-    __tracebackhide__ = True              # noqa: F841  (IPython shows only the message)
+    __tracebackhide__ = True  # noqa: F841  (IPython shows only the message)
     test = _data()["tests"].get(grade_id)
     if test is None:
         _fail(grade_id, "this test has no self-check data (ask for the assignment's files again)")
@@ -123,9 +128,12 @@ def check(grade_id: str, scope: dict | None = None) -> None:
         if why:
             _fail(grade_id, f"on example {k} ({ex['inputs']}): {why}")
         if peak is not None and peak > ex["peak_memory"]:
-            _fail(grade_id, f"on example {k} ({ex['inputs']}) the right numbers, but the call's peak memory "
-                            f"was {peak / 2**20:.1f} MiB and at most {ex['peak_memory'] / 2**20:.1f} MiB "
-                            f"are allowed. {test.get('hint', '')}".rstrip())
+            _fail(
+                grade_id,
+                f"on example {k} ({ex['inputs']}) the right numbers, but the call's peak memory "
+                f"was {peak / 2**20:.1f} MiB and at most {ex['peak_memory'] / 2**20:.1f} MiB "
+                f"are allowed. {test.get('hint', '')}".rstrip(),
+            )
     n = len(test["examples"])
     what = "the shape is right" if test["kind"] == "shape" else "right"
     # one write: a print() writes the line and its newline apart, and a kernel may send them apart

@@ -6,6 +6,7 @@ the grader next to this package, one folder per input: ``_grading_cases/<grade_i
 (MIME type ``MIME``) for the grader to judge outside the kernel. Nothing here decides a grade: a
 forged or patched probe can only send numbers, and numbers are judged by the grader.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,7 @@ def _one(call: str, scope: dict, case: dict) -> dict:
     env.update(case)
     try:
         return {"ok": answer(eval(call, env))}
-    except BaseException as err:           # KeyboardInterrupt = the cell's time limit
+    except BaseException as err:  # KeyboardInterrupt = the cell's time limit
         try:
             message = str(err)[:300]
         except BaseException:
@@ -32,6 +33,7 @@ def _one(call: str, scope: dict, case: dict) -> dict:
 def send_answers(grade_id: str, call: str, scope: dict, case: int | None = None) -> None:
     """Answer every input of ``grade_id`` (or only input number ``case``) and display the answers."""
     from IPython.display import display
+
     count = len(list((CASES / grade_id).iterdir()))
     results = []
     for k in range(count) if case is None else [case]:
@@ -40,5 +42,10 @@ def send_answers(grade_id: str, call: str, scope: dict, case: int | None = None)
         results.append(one)
         if one.get("raised") == "KeyboardInterrupt":
             break
-    display({MIME: {"grade_id": grade_id, "case": case, "results": results},
-             "text/plain": f"{grade_id}: answers sent to the grader"}, raw=True)
+    display(
+        {
+            MIME: {"grade_id": grade_id, "case": case, "results": results},
+            "text/plain": f"{grade_id}: answers sent to the grader",
+        },
+        raw=True,
+    )

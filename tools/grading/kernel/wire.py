@@ -12,6 +12,7 @@ students' own notebooks (the self-check), where nothing of the grader exists.
   keys (three levels at most), anything else is reported as unreadable with its type — never
   converted by calling the student's objects' methods beyond ``numpy.asarray``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,7 +31,7 @@ class WireError(ValueError):
 
 
 def _array(a: np.ndarray) -> dict:
-    a = np.array(a, order="C")                  # (ascontiguousarray would make 0-d arrays 1-d)
+    a = np.array(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     return {"nd": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
 
 
@@ -73,6 +74,7 @@ def save(value: Any, folder) -> None:
     """Write ``value`` into the (new) folder: tree.json, arrays as a0.npy, a1.npy, ..."""
     import json
     from pathlib import Path
+
     folder, arrays = Path(folder), []
 
     def tree(v):
@@ -96,6 +98,7 @@ def load(folder) -> Any:
     """The value ``save`` wrote."""
     import json
     from pathlib import Path
+
     folder = Path(folder)
 
     def value(t):
@@ -116,7 +119,7 @@ def answer(value: Any, depth: int = 0) -> dict:
         return {"dict": {str(k): answer(v, depth + 1) for k, v in value.items()}}
     try:
         a = np.asarray(value, dtype=np.float64)
-    except Exception as err:     # a student's object: its type and the error, never its content
+    except Exception as err:  # a student's object: its type and the error, never its content
         return {"bad": f"{type(value).__name__} ({type(err).__name__})"}
     if a.size > MAX_ENTRIES:
         return {"bad": f"an array of {a.size} numbers is too large"}
