@@ -254,6 +254,9 @@ def test_a_scalar_in_an_array_is_told_why():
     assert not ok and "single number" in msg and "(1, 1)" in msg and ".item()" in msg
     ok, msg = verdicts.judge(scalar, {}, {"ok": _answer(0.75)})
     assert not ok and "0.25" not in msg and "0.75" not in msg, msg  # no expected number quoted
+    assert "multiple" not in msg, msg  # any two numbers are multiples: that is no diagnosis
+    ok, msg = verdicts.judge(scalar, {}, {"ok": _answer(0.5)})
+    assert not ok and "twice" in msg, msg  # a forgotten 1/2 still is one
 
 
 def test_messages_never_quote_an_expected_number():

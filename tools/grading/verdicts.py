@@ -37,6 +37,10 @@ def _mistakes(test: Test, case: dict) -> tuple[dict, dict]:
     return arrays, words
 
 
+def _twice_or_half(c: float | None) -> bool:
+    return c is not None and (abs(c - 2) < 1e-6 or abs(c - 0.5) < 1e-6)
+
+
 def _scaled(noun: str, c: float | None) -> str:
     if c is not None and abs(c - 2) < 1e-6:
         return f"your {noun} is twice the right one: a forgotten 1/2 (of E = 1/2 ||s - y||^2)?"
@@ -107,6 +111,8 @@ def _values(got: np.ndarray, want, test: Test, case: dict, named: bool = True) -
             f"your {noun} has the wrong sign (look for y - s where s - y belongs, or a minus "
             "sign lost in the chain rule)"
         )
+    if kind == "scaled" and want.size == 1 and not _twice_or_half(getattr(d, "factor", None)):
+        return False, _wrong(noun, got, want, test)  # any two numbers are multiples: no hint in it
     if kind == "scaled":
         return False, _scaled(noun, getattr(d, "factor", None))
     return False, _named(kind, words, noun) or _wrong(noun, got, want, test)
