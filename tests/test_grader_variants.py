@@ -387,6 +387,31 @@ def test_a_planted_copy_pair_heads_similarity_csv(tmp_path):
     assert rows == table[1:]
 
 
+def test_a_copy_diluted_with_code_of_its_own_still_heads_similarity_csv():
+    """A copier who swaps the two answers' order and adds a cell of unrelated helpers of their own
+    (to lower the share of the copied code in their notebook) is still found: the similarity is
+    the larger share, and all of the source's code is in the copy."""
+    from grading import similarity
+
+    source_nb = _notebook("subscripts", "sigmoid")
+    first, second = COPY.split("---\n")
+    nbs = {s: _with_answers(source_nb, t) for s, t in HONEST.items()}
+    diluted = _with_answers(source_nb, second + "---\n" + first)  # grad_W's body where dE_dw's was
+    filler = "\n".join(
+        f"def helper_{k}(a, b):\n    total = 0\n    for i in range(a):\n        total += i * b + {k}\n"
+        f"    return total % {k + 7}\n"
+        for k in range(40)
+    )
+    diluted.cells.append(nbformat.v4.new_code_cell(filler))
+    nbs["gus"] = diluted
+    code = {s: similarity.own_code(nb, source_nb) for s, nb in nbs.items()}
+    assert len(code["gus"]) > 5 * len(code["ben"])  # the copied code is a small share of gus's
+    skeleton = similarity._skeleton(SOURCE / "subscripts", "subscripts.ipynb")
+    rows = similarity.table({"subscripts": {"code": code, "skeleton": skeleton}}, [])
+    assert rows and rows[0][:3] == ["subscripts", "ben", "gus"], rows
+    assert float(rows[0][3]) >= similarity.THRESHOLD, rows
+
+
 # ------------------------------------------------------------------------------- end to end, sandboxed
 SECRET = "a test course secret"
 
