@@ -231,6 +231,13 @@ def test_thirty_students_get_at_least_three_variants_of_every_assignment_with_va
     ]
 
 
+def _release(tmp_path, *args) -> subprocess.CompletedProcess:
+    """tools/release.py with ARGS, its output and gradebook under tmp_path (not checked)."""
+    cmd = [sys.executable, ROOT / "tools" / "release.py", *args, "--out", tmp_path / "out"]
+    cmd += ["--gradebook", tmp_path / "gb.sqlite"]
+    return subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
+
+
 def test_a_variant_whose_text_is_missing_from_the_notebook_is_an_error(tmp_path):
     import shutil
 
@@ -246,22 +253,7 @@ def test_a_variant_whose_text_is_missing_from_the_notebook_is_an_error(tmp_path)
         variants.render(nbformat.read(src / "subscripts.ipynb", as_version=4), variants.get(src, "tanh"))
     roster = tmp_path / "roster.csv"
     roster.write_text("student\nann\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "release.py"),
-            "--source",
-            str(tmp_path / "source"),
-            "--roster",
-            str(roster),
-            "--out",
-            str(tmp_path / "out"),
-            "--gradebook",
-            str(tmp_path / "gb.sqlite"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = _release(tmp_path, "--source", tmp_path / "source", "--roster", roster)
     assert proc.returncode == 1 and "s = sigma(w)" in proc.stderr and not (tmp_path / "out" / "ann").exists()
 
 
@@ -269,21 +261,7 @@ def test_a_roster_without_a_student_column_or_with_a_duplicate_is_refused(tmp_pa
     for text, said in (("name\nann\n", "no 'student' column"), ("student\nann\nAnn\n", "same student")):
         roster = tmp_path / "roster.csv"
         roster.write_text(text)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "tools" / "release.py"),
-                "subscripts",
-                "--roster",
-                str(roster),
-                "--out",
-                str(tmp_path / "out"),
-                "--gradebook",
-                str(tmp_path / "gb.sqlite"),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        proc = _release(tmp_path, "subscripts", "--roster", roster)
         assert proc.returncode == 1 and said in proc.stderr, proc.stderr
 
 
